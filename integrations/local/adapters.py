@@ -1,0 +1,202 @@
+"""The local, database-backed adapters: the embedded default behind every port."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+
+from integrations.mapper import sales_order_to_order
+from integrations.models import GatewayCapture, GatewayTransaction, NumberSeries, StoredOrder
+from integrations.ports import (
+    Address,
+    CaptureResult,
+    CaptureStatus,
+    NotFound,
+    Order,
+    PermanentError,
+    Seller,
+)
+from invoicing.models import Tenant
+from invoicing.numbering import builtin_placeholders, format_number, next_counter
+
+INVOICE_SERIES = "invoiceNoSequence"
+
+
+class LocalOrderSource:
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+
+    def get_order(self, order_id: str) -> Order:
+        stored = StoredOrder.objects.filter(tenant=self.tenant, order_id=order_id).first()
+        if stored is None:
+            raise NotFound(f"Order {order_id} not found.")
+        return sales_order_to_order(stored.document, order_id=order_id)
+
+    def mark_invoiced(self, order_id: str, *, invoice_number: str, document_url: str) -> None:
+        with transaction.atomic():
+            stored = (
+                StoredOrder.objects.select_for_update().filter(tenant=self.tenant, order_id=order_id).first()
+            )
+            if stored is None:
+                return
+            document = dict(stored.document)
+            mixins = dict(document.get("mixins") or {})
+            mixins["invoice"] = {"invoiceNo": invoice_number, "invoiceDocument": document_url}
+            document["mixins"] = mixins
+            stored.document = document
+            stored.invoice_number = invoice_number
+            stored.save(update_fields=["document", "invoice_number", "updated_at"])
+
+
+class LocalNumberSequence:
+    """A counter row incremented under SELECT ... FOR UPDATE.
+
+    Call it inside the transaction that stores the number on the invoice: the row lock is held
+    until that commits, so numbers are gapless and never handed out twice.
+    """
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+
+    def next_number(self, *, site_code: str, at: dt.datetime) -> str:
+        if not transaction.get_connection().in_atomic_block:
+            raise RuntimeError("allocate invoice numbers inside the transaction that stores them")
+        series = (
+            NumberSeries.objects.select_for_update().filter(tenant=self.tenant, name=INVOICE_SERIES).first()
+        )
+        if series is None:
+            raise PermanentError(
+                f"Tenant {self.tenant.code} has no invoice number series ('{INVOICE_SERIES}'); create one first."
+            )
+        counter = next_counter(
+            current=series.counter,
+            start_value=series.start_value,
+            max_value=series.max_value,
+            series_name=series.name,
+        )
+        local = at.astimezone(ZoneInfo(self.tenant.time_zone))
+        placeholders = {
+            **builtin_placeholders(local, country=self.tenant.country),
+            **getattr(settings, "INVOICE_NUMBER_PLACEHOLDERS", {}),
+        }
+        number = format_number(
+            pre_text=series.pre_text,
+            post_text=series.post_text,
+            number_of_digits=series.number_of_digits,
+            counter=counter,
+            placeholders=placeholders,
+        )
+        series.counter = counter
+        series.save(update_fields=["counter"])
+        return number
+
+
+@lru_cache(maxsize=64)
+def _read_logo(path: str, mtime: float) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def tenant_logo(tenant: Tenant) -> bytes | None:
+    if not tenant.logo:
+        return None
+    try:
+        path = tenant.logo.path
+        import os
+
+        return _read_logo(path, os.path.getmtime(path))
+    except (OSError, NotImplementedError, ValueError):
+        # not on the local filesystem (e.g. S3) or gone: read it through the storage
+        try:
+            with tenant.logo.open("rb") as handle:
+                return handle.read()
+        except OSError:
+            return None
+
+
+class LocalSellerSettings:
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+
+    def get_seller(self, *, site_code: str) -> Seller:
+        t = self.tenant
+        return Seller(
+            legal_name=t.legal_name or t.name,
+            address=Address(
+                street=t.street,
+                street_number=t.street_number,
+                zip_code=t.zip_code,
+                city=t.city,
+                country=t.country,
+            ),
+            vat_id=t.vat_id,
+            tax_number=t.tax_number,
+            iban=t.iban,
+            bic=t.bic,
+            email=t.email_sender or settings.DEFAULT_FROM_EMAIL,
+            phone=t.phone,
+            website=t.website,
+            language=t.default_language,
+            time_zone=t.time_zone,
+            logo=tenant_logo(t),
+            prices_include_tax=t.prices_include_tax,
+            payment_terms=t.payment_terms,
+        )
+
+
+class LocalPaymentGateway:
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+
+    def capture(
+        self, *, transaction_id: str, amount: Decimal, currency: str, idempotency_key: str
+    ) -> CaptureResult:
+        with transaction.atomic():
+            done = GatewayCapture.objects.filter(idempotency_key=idempotency_key).first()
+            if done is not None:  # a repeated request answers what the first one did
+                return CaptureResult(done.successful, done.capture_id, done.message)
+            txn = (
+                GatewayTransaction.objects.select_for_update()
+                .filter(tenant=self.tenant, transaction_id=transaction_id)
+                .first()
+            )
+            if txn is None:
+                raise NotFound(f"Payment transaction {transaction_id} not found at the payment gateway.")
+            already = txn.captures.filter(successful=True).exists()
+            if txn.decline_reason:
+                message = txn.decline_reason
+            elif currency != txn.currency:
+                message = f"Currency {currency} does not match the authorisation ({txn.currency})."
+            elif amount > txn.authorized_amount:
+                message = f"Amount {amount} {currency} exceeds the authorised {txn.authorized_amount} {txn.currency}."
+            elif already:
+                message = "The transaction has already been captured."
+            else:
+                message = ""
+            record = GatewayCapture.objects.create(
+                transaction=txn,
+                idempotency_key=idempotency_key,
+                capture_id=uuid.uuid4().hex,
+                amount=amount,
+                successful=not message,
+                message=message,
+            )
+            return CaptureResult(record.successful, record.capture_id, record.message)
+
+    def capture_status(self, *, transaction_id: str) -> CaptureStatus:
+        capture = (
+            GatewayCapture.objects.filter(
+                transaction__tenant=self.tenant, transaction__transaction_id=transaction_id, successful=True
+            )
+            .order_by("created_at")
+            .first()
+        )
+        if capture is None:
+            return CaptureStatus(captured=False)
+        return CaptureStatus(captured=True, capture_id=capture.capture_id, amount=capture.amount)

@@ -1,0 +1,218 @@
+"""The ports: what the pipeline needs from the services around it, as small typed interfaces.
+
+Adapters live in `integrations.local` (database-backed, the embedded default) and
+`integrations.emporix` (HTTP). The pipeline only ever sees these types, so a tenant can switch
+backend without the pipeline changing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+
+# --- errors every adapter raises ---------------------------------------------------------------
+class IntegrationError(Exception):
+    """Base class. `message` is safe to show to an API client or an operator."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class TransientError(IntegrationError):
+    """A fault that may go away: 5xx, timeout, lost connection. The step is retried with backoff."""
+
+
+class PermanentError(IntegrationError):
+    """A fault that retrying cannot fix (4xx, invalid data, declined). The order fails at once."""
+
+
+class NotFound(PermanentError):
+    pass
+
+
+# --- the order as the pipeline sees it ---------------------------------------------------------
+@dataclass(frozen=True)
+class Address:
+    contact_name: str = ""
+    company_name: str = ""
+    street: str = ""
+    street_number: str = ""
+    street_appendix: str = ""
+    extra_lines: tuple[str, ...] = ()
+    zip_code: str = ""
+    city: str = ""
+    state: str = ""
+    country: str = ""
+
+    def lines(self) -> list[str]:
+        """The address as printed on an invoice, one line a list item, blanks left out."""
+        out = [self.company_name, self.contact_name]
+        out.append(" ".join(p for p in (self.street, self.street_number) if p))
+        out.append(self.street_appendix)
+        out.extend(self.extra_lines)
+        out.append(" ".join(p for p in (self.zip_code, self.city) if p))
+        out.append(", ".join(p for p in (self.state, self.country) if p))
+        return [line for line in out if line.strip()]
+
+
+@dataclass(frozen=True)
+class Customer:
+    customer_id: str
+    email: str
+    name: str  # "First Last" for B2C, the company/contact name for B2B
+    company: str = ""
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One order entry, amounts exactly as the order states them (not yet rounded)."""
+
+    line_id: str
+    description: str
+    sku: str
+    quantity: Decimal
+    unit_net: Decimal
+    unit_gross: Decimal
+    tax_rate: Decimal  # percent, e.g. Decimal("19")
+    tax_code: str
+    net: Decimal  # unit price x quantity, before discounts
+    gross: Decimal
+    discount_net: Decimal = Decimal(0)  # what discounts took off this line (net, >= 0)
+    discount_gross: Decimal = Decimal(0)
+    fee_net: Decimal = Decimal(0)  # fees charged on this line
+    fee_gross: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Charge:
+    """An order-level amount on its own invoice row: shipping, a fee, or a discount (negative)."""
+
+    kind: str  # "shipping" | "fee" | "discount"
+    description: str
+    net: Decimal
+    gross: Decimal
+    tax_rate: Decimal
+    tax_code: str = ""
+
+
+@dataclass(frozen=True)
+class TaxTotal:
+    rate: Decimal
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class Payment:
+    method: str
+    provider: str
+    status: str
+    transaction_id: str
+    authorized_amount: Decimal | None
+    currency: str
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: str
+    status: str
+    extended_status: str
+    currency: str
+    created_at: dt.datetime | None
+    site_code: str
+    customer: Customer
+    billing_address: Address
+    shipping_address: Address | None
+    lines: tuple[OrderLine, ...]
+    charges: tuple[Charge, ...]
+    # The order's own totals (calculatedPrice.finalPrice), to reconcile the recalculation with.
+    stated_net: Decimal
+    stated_tax: Decimal
+    stated_gross: Decimal
+    stated_tax_totals: tuple[TaxTotal, ...]
+    payments: tuple[Payment, ...] = ()
+    delivery_date: dt.date | None = None
+    existing_invoice_number: str = ""  # mixins.invoice.invoiceNo, if the order says it is invoiced
+    version: int | None = None  # metadata.version, for optimistic updates
+
+
+# --- seller (site settings) --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Seller:
+    legal_name: str
+    address: Address
+    vat_id: str = ""
+    tax_number: str = ""
+    iban: str = ""
+    bic: str = ""
+    email: str = ""  # the sender of invoice emails
+    phone: str = ""
+    website: str = ""
+    language: str = "en"
+    time_zone: str = "UTC"
+    logo: bytes | None = None  # PNG or JPEG bytes; the invoice renders without one
+    prices_include_tax: bool = False
+    payment_terms: str = ""  # e.g. "Payable within 14 days without deduction."
+
+
+# --- payment gateway ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CaptureResult:
+    successful: bool
+    capture_id: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class CaptureStatus:
+    """What the gateway knows about earlier captures of a transaction (to resolve UNKNOWN)."""
+
+    captured: bool
+    capture_id: str = ""
+    amount: Decimal | None = None
+
+
+# --- the ports ---------------------------------------------------------------------------------
+class OrderSource(Protocol):
+    def get_order(self, order_id: str) -> Order:
+        """Raises NotFound when there is no such order."""
+        ...
+
+    def mark_invoiced(self, order_id: str, *, invoice_number: str, document_url: str) -> None:
+        """Write the invoice reference back onto the order (no-op where the source has no place)."""
+        ...
+
+
+class NumberSequence(Protocol):
+    def next_number(self, *, site_code: str, at: dt.datetime) -> str:
+        """Allocate the next invoice number. PermanentError when the series is used up."""
+        ...
+
+
+class SellerSettings(Protocol):
+    def get_seller(self, *, site_code: str) -> Seller: ...
+
+
+class PaymentGateway(Protocol):
+    def capture(
+        self, *, transaction_id: str, amount: Decimal, currency: str, idempotency_key: str
+    ) -> CaptureResult:
+        """TransientError on timeout: the outcome is then UNKNOWN and must be resolved with status()."""
+        ...
+
+    def capture_status(self, *, transaction_id: str) -> CaptureStatus: ...
+
+
+@dataclass(frozen=True)
+class Backends:
+    orders: OrderSource
+    numbers: NumberSequence
+    seller: SellerSettings
+    payments: PaymentGateway
+    extra: dict[str, object] = field(default_factory=dict)

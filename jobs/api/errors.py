@@ -1,0 +1,115 @@
+"""Every 4xx/5xx answer of the service is an ErrorResponse {message, code, detailInfo}.
+
+`code` is the HTTP status as a string, as in the contract. Unhandled errors become a 500 with
+no stack trace in the body (it goes to the log).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(exceptions.APIException):
+    """An error with a chosen status, message and detail (and optional field errors)."""
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        detail_info: str = "",
+        errors: list[dict[str, str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.detail_info = detail_info
+        self.errors = errors
+
+
+def error_body(status_code: int, message: str, detail_info: str = "", **extra: Any) -> dict[str, Any]:
+    return {"message": message, "code": str(status_code), "detailInfo": detail_info, **extra}
+
+
+def error_json(status_code: int, message: str, detail_info: str = "", **extra: Any) -> JsonResponse:
+    return JsonResponse(error_body(status_code, message, detail_info, **extra), status=status_code)
+
+
+_DEFAULT_MESSAGES = {
+    status.HTTP_401_UNAUTHORIZED: "Authentication required: send a valid bearer token from POST /oauth/token.",
+    status.HTTP_403_FORBIDDEN: "Forbidden.",
+    status.HTTP_404_NOT_FOUND: "Not found.",
+    status.HTTP_405_METHOD_NOT_ALLOWED: "Method not allowed.",
+    status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "Unsupported media type: send application/json.",
+}
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[str]:
+    if isinstance(detail, dict):
+        out: list[str] = []
+        for key, value in detail.items():
+            out.extend(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(detail, list):
+        out = []
+        for value in detail:
+            out.extend(_flatten(value, prefix))
+        return out
+    return [f"{prefix}: {detail}" if prefix else str(detail)]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
+    # Imported here: the authentication classes import this module while DRF's views module is
+    # still initialising (DEFAULT_AUTHENTICATION_CLASSES), so a top-level import would be circular.
+    from rest_framework.response import Response
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    if isinstance(exc, ApiError):
+        extra = {"errors": exc.errors} if exc.errors is not None else {}
+        return Response(
+            error_body(exc.status_code, exc.message, exc.detail_info, **extra), status=exc.status_code
+        )
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        request = context.get("request")
+        logger.exception("unhandled error in %s", getattr(request, "path", "?"), exc_info=exc)
+        return Response(
+            error_body(500, "Internal server error.", "The error was logged; no details are given here."),
+            status=500,
+        )
+    code = response.status_code
+    if isinstance(exc, exceptions.ParseError):
+        message, detail = "Malformed JSON in the request body.", str(exc.detail)
+    elif isinstance(exc, exceptions.MethodNotAllowed):
+        message, detail = f"Method {context['request'].method} is not allowed here.", ""
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        message, detail = _DEFAULT_MESSAGES[415], str(exc.detail)
+    elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        message, detail = _DEFAULT_MESSAGES[401], str(exc.detail)
+    else:
+        parts = _flatten(exc.detail) if isinstance(exc, exceptions.APIException) else [str(exc)]
+        message, detail = (parts[0] if parts else _DEFAULT_MESSAGES.get(code, "Error.")), "; ".join(parts[1:])
+    response.data = error_body(code, message, detail)
+    return response
+
+
+# Django-level handlers, for what never reaches a DRF view (unknown paths, crashes in middleware).
+def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_json(404, f"No such resource: {request.path}")
+
+
+def handler500(request: HttpRequest) -> JsonResponse:
+    return error_json(500, "Internal server error.", "The error was logged; no details are given here.")
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_json(403, "Forbidden.")
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_json(400, "Bad request.")

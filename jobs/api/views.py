@@ -1,0 +1,232 @@
+"""The REST API: exactly the contract's two job endpoints, plus the local order store.
+
+Views are thin: check the request, call one service or selector, serialize.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from integrations.mapper import OrderDocumentError
+from integrations.services import OrderAlreadyInvoiced, stored_order_upsert
+from invoicing.models import Invoice, Tenant
+from jobs import selectors
+from jobs.api.auth import TenantScopePermission, tenant_code_check
+from jobs.api.errors import ApiError
+from jobs.models import InvoiceJob
+from jobs.services import job_create_manual
+
+MANAGE = settings.SCOPE_INVOICE_MANAGE
+READ = settings.SCOPE_INVOICE_READ
+ORDER_MANAGE = settings.SCOPE_ORDER_MANAGE
+
+
+# --- schema-only serializers (drf-spectacular); requests are checked by hand for exact messages ---
+class ErrorResponseSerializer(serializers.Serializer):
+    message = serializers.CharField(help_text="A descriptive error message for debugging.")
+    code = serializers.CharField(help_text="Original HTTP error code, as a string.")
+    detailInfo = serializers.CharField(help_text="More details about the error (if available).")  # noqa: N815
+
+
+class JobRequestSerializer(serializers.Serializer):
+    orderIds = serializers.ListField(  # noqa: N815
+        child=serializers.CharField(), required=False, help_text="Order IDs to invoice (MANUAL jobs)."
+    )
+    jobType = serializers.ChoiceField(choices=["AUTOMATIC", "MANUAL"])  # noqa: N815
+
+
+class JobCreationResponseSerializer(serializers.Serializer):
+    jobId = serializers.CharField(help_text="The created job ID.")  # noqa: N815
+
+
+class JobOrderResultSerializer(serializers.Serializer):
+    orderId = serializers.CharField(required=False)  # noqa: N815
+    orderStatus = serializers.ChoiceField(choices=["SUCCESS", "FAILURE", "PENDING"], required=False)  # noqa: N815
+    message = serializers.CharField(required=False)
+    downloadLink = serializers.CharField(required=False, help_text="URL to the generated invoice PDF.")  # noqa: N815
+    invoiceNumber = serializers.CharField(required=False)  # noqa: N815
+
+
+class JobStatusResponseSerializer(serializers.Serializer):
+    jobStatus = serializers.ChoiceField(choices=["DONE", "IN_PROGRESS"], required=False)  # noqa: N815
+    jobType = serializers.ChoiceField(choices=["AUTOMATIC", "MANUAL"], required=False)  # noqa: N815
+    orders = JobOrderResultSerializer(many=True, required=False)
+
+
+TENANT_PARAM = OpenApiParameter(
+    "tenant", str, OpenApiParameter.PATH, description="The tenant that the caller is acting upon (lowercase)."
+)
+ERRORS = {code: ErrorResponseSerializer for code in (400, 401, 403, 404, 415, 500)}
+
+
+class TenantAPIView(APIView):
+    permission_classes = [TenantScopePermission]
+    required_scopes: dict[str, set[str]] = {}
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A malformed tenant is a 400 before anything else, as the contract's pattern says.
+        tenant_code_check(kwargs.get("tenant", ""))
+        super().initial(request, *args, **kwargs)
+
+    @property
+    def tenant(self) -> Tenant:
+        return self.request.tenant  # type: ignore[attr-defined,no-any-return]
+
+    def json_object(self, request: Request) -> dict[str, Any]:
+        data = request.data
+        if not isinstance(data, dict):
+            raise ApiError(400, "The request body must be a JSON object.")
+        return data
+
+
+def parse_job_request(data: dict[str, Any]) -> tuple[str, list[str]]:
+    job_type = data.get("jobType")
+    if job_type is None:
+        raise ApiError(400, "jobType is required.", "jobType must be MANUAL or AUTOMATIC.")
+    if job_type not in ("MANUAL", "AUTOMATIC"):
+        raise ApiError(400, f"Unknown jobType {job_type!r}.", "jobType must be MANUAL or AUTOMATIC.")
+    order_ids = data.get("orderIds")
+    if job_type == "AUTOMATIC":
+        if order_ids is not None:
+            raise ApiError(
+                400,
+                "orderIds must not be given for an AUTOMATIC job.",
+                "AUTOMATIC jobs find their orders themselves.",
+            )
+        return job_type, []
+    if order_ids is None:
+        raise ApiError(400, "orderIds is required for a MANUAL job.")
+    if not isinstance(order_ids, list):
+        raise ApiError(400, "orderIds must be an array of order ids.")
+    if not order_ids:
+        raise ApiError(400, "orderIds must not be empty.")
+    limit = settings.INVOICE_MAX_ORDER_IDS
+    if len(order_ids) > limit:
+        raise ApiError(400, f"Too many orderIds: {len(order_ids)} given, at most {limit} per job.")
+    bad = [
+        f"orderIds[{i}]"
+        for i, value in enumerate(order_ids)
+        if not isinstance(value, str) or not value.strip() or len(value) > 255
+    ]
+    if bad:
+        raise ApiError(
+            400,
+            "Every order id must be a non-empty string (at most 255 characters).",
+            "Invalid: " + ", ".join(bad[:20]) + (" …" if len(bad) > 20 else ""),
+        )
+    return job_type, [value.strip() for value in order_ids]
+
+
+class JobCollectionView(TenantAPIView):
+    required_scopes = {"POST": {MANAGE}}
+
+    @extend_schema(
+        operation_id="POST-invoice-create-job",
+        summary="Creating a job that starts an invoice creation",
+        tags=["Invoice Jobs"],
+        parameters=[TENANT_PARAM],
+        request=JobRequestSerializer,
+        responses={201: JobCreationResponseSerializer, **ERRORS},
+    )
+    def post(self, request: Request, tenant: str) -> Response:
+        job_type, order_ids = parse_job_request(self.json_object(request))
+        if job_type == InvoiceJob.Type.AUTOMATIC:
+            raise ApiError(
+                400,
+                f"Automatic jobs are not configured for tenant '{tenant}'.",
+                "AUTOMATIC jobs need invoiceSettings, which this version does not support yet; use a MANUAL job.",
+            )
+        job = job_create_manual(tenant=self.tenant, order_ids=order_ids, requested_by=str(request.user))
+        return Response({"jobId": str(job.pk)}, status=status.HTTP_201_CREATED)
+
+
+class JobDetailView(TenantAPIView):
+    required_scopes = {"GET": {MANAGE, READ}}
+
+    @extend_schema(
+        operation_id="GET-invoice-retrieve-job-and-order",
+        summary="Returning a job status and order details",
+        tags=["Invoice Jobs"],
+        parameters=[TENANT_PARAM, OpenApiParameter("jobId", str, OpenApiParameter.PATH)],
+        responses={200: JobStatusResponseSerializer, **ERRORS},
+    )
+    def get(self, request: Request, tenant: str, job_id: str) -> Response:
+        job = selectors.job_for_tenant(tenant=self.tenant, job_id=job_id) if _is_uuid(job_id) else None
+        if job is None:
+            raise ApiError(404, f"Job {job_id} not found.")
+        orders = []
+        base_url = request.build_absolute_uri("/")
+        for row in selectors.job_orders_with_invoices(job):
+            item: dict[str, Any] = {
+                "orderId": row.order_id,
+                "orderStatus": row.status,
+                "message": row.message,
+            }
+            invoice = row.invoice
+            if invoice is not None and invoice.number:
+                item["invoiceNumber"] = invoice.number
+                if invoice.pdf:
+                    item["downloadLink"] = selectors.download_link_for(invoice, base_url=base_url)
+            orders.append(item)
+        # `status` repeats `jobStatus`: the published sample uses that name.
+        return Response(
+            {"jobStatus": job.status, "status": job.status, "jobType": job.job_type, "orders": orders}
+        )
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+class OrderDocumentView(TenantAPIView):
+    """PUT /invoice/{tenant}/orders/{orderId}: store a salesOrder in the local order store."""
+
+    required_scopes = {"PUT": {ORDER_MANAGE}}
+
+    @extend_schema(
+        operation_id="PUT-invoice-local-order",
+        summary="Storing an order (salesOrder document) in the local order store",
+        tags=["Local order store"],
+        parameters=[TENANT_PARAM, OpenApiParameter("orderId", str, OpenApiParameter.PATH)],
+        request={"application/json": {"type": "object", "description": "An Emporix order-v2 salesOrder"}},
+        responses={200: None, 201: None, 400: ErrorResponseSerializer, 409: ErrorResponseSerializer},
+    )
+    def put(self, request: Request, tenant: str, order_id: str) -> Response:
+        if self.tenant.backend != Tenant.Backend.LOCAL:
+            raise ApiError(
+                409, f"Tenant '{tenant}' reads its orders from {self.tenant.backend}, not the local store."
+            )
+        document = self.json_object(request)
+        try:
+            _, created = stored_order_upsert(tenant=self.tenant, order_id=order_id, document=document)
+        except OrderDocumentError as exc:
+            raise ApiError(
+                400,
+                "The order document is invalid.",
+                "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors),
+                exc.errors,
+            ) from exc
+        except OrderAlreadyInvoiced as exc:
+            raise ApiError(
+                409, str(exc), "An issued invoice is never changed; create a credit note instead."
+            ) from exc
+        return Response(
+            {"orderId": order_id, "created": created},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+__all__ = ["Invoice", "JobCollectionView", "JobDetailView", "OrderDocumentView"]

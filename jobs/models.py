@@ -1,0 +1,113 @@
+"""Invoice jobs and their per-order rows; API clients of the REST API."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from invoicing.models import Invoice, Tenant
+
+
+class InvoiceJob(models.Model):
+    class Type(models.TextChoices):
+        MANUAL = "MANUAL", "Manual"
+        AUTOMATIC = "AUTOMATIC", "Automatic"
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "IN_PROGRESS", "In progress"
+        DONE = "DONE", "Done"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="jobs")
+    job_type = models.CharField(max_length=10, choices=Type.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.IN_PROGRESS)
+    # Completion is counted in the database (no chord): the last order to finish sets DONE.
+    total_count = models.PositiveIntegerField(default=0)
+    success_count = models.PositiveIntegerField(default=0)
+    failure_count = models.PositiveIntegerField(default=0)
+    requested_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(success_count__lte=F("total_count") - F("failure_count")),
+                name="job_counters_within_total",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "-created_at"])]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+    @property
+    def pending_count(self) -> int:
+        return self.total_count - self.success_count - self.failure_count
+
+
+class JobOrder(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        SUCCESS = "SUCCESS", "Success"
+        FAILURE = "FAILURE", "Failure"
+
+    class Step(models.TextChoices):
+        VALIDATE = "validate", "Validation"
+        RECALCULATE = "recalculate", "Recalculation"
+        CAPTURE = "capture", "Payment capture"
+        ISSUE = "issue", "Invoice number"
+        RENDER = "render", "PDF creation"
+        EMAIL = "email", "Email"
+        FINISH = "finish", "Finishing"
+        DONE = "done", "Done"
+
+    job = models.ForeignKey(InvoiceJob, on_delete=models.CASCADE, related_name="orders")
+    position = models.PositiveIntegerField(default=0)
+    order_id = models.CharField(max_length=255)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    step = models.CharField(max_length=12, choices=Step.choices, default=Step.VALIDATE)
+    message = models.TextField(blank=True)
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="job_orders"
+    )
+    attempts = models.PositiveIntegerField(default=0, help_text="tries of the current step")
+    step_started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["job", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "order_id"], name="unique_order_per_job"),
+        ]
+        indexes = [
+            models.Index(fields=["job", "position"]),
+            # the reconciler looks for pending rows whose step has not moved for a while
+            models.Index(fields=["status", "step_started_at"], name="joborder_pending_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} ({self.status})"
+
+
+class ApiClient(models.Model):
+    """Ties an OAuth2 application (django-oauth-toolkit) to one tenant and its allowed scopes."""
+
+    application = models.OneToOneField(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="api_client"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_clients")
+    scopes = models.CharField(max_length=500, help_text="space-separated scopes this client may request")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.tenant.code}: {self.application.client_id}"
+
+    @property
+    def scope_set(self) -> set[str]:
+        return set(self.scopes.split())

@@ -1,0 +1,69 @@
+"""Reads for the API: job status and signed, expiring download links."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from invoicing.models import Invoice, Tenant
+from jobs.models import InvoiceJob, JobOrder
+
+DOWNLOAD_SALT = "invoice-download"
+
+
+def download_token(invoice: Invoice) -> str:
+    return signing.dumps({"t": invoice.tenant_id, "i": invoice.pk}, salt=DOWNLOAD_SALT, compress=True)
+
+
+def download_link_for(invoice: Invoice, *, base_url: str = "") -> str:
+    """Absolute URL that downloads the PDF without a token, until INVOICE_DOWNLOAD_LINK_TTL passes."""
+    path = reverse("invoice-download", kwargs={"token": download_token(invoice)})
+    base = settings.PUBLIC_BASE_URL or base_url.rstrip("/") or "http://localhost:8000"
+    return base + path
+
+
+class LinkExpired(Exception):
+    pass
+
+
+class LinkInvalid(Exception):
+    pass
+
+
+def invoice_from_download_token(token: str) -> Invoice:
+    try:
+        data = signing.loads(token, salt=DOWNLOAD_SALT, max_age=settings.INVOICE_DOWNLOAD_LINK_TTL)
+    except signing.SignatureExpired as exc:
+        raise LinkExpired from exc
+    except signing.BadSignature as exc:
+        raise LinkInvalid from exc
+    invoice = (
+        Invoice.objects.filter(pk=data.get("i"), tenant_id=data.get("t"), status=Invoice.Status.ISSUED)
+        .exclude(pdf="")
+        .first()
+    )
+    if invoice is None:
+        raise LinkInvalid
+    return invoice
+
+
+def job_for_tenant(*, tenant: Tenant, job_id: str) -> InvoiceJob | None:
+    return InvoiceJob.objects.filter(tenant=tenant, pk=job_id).first()
+
+
+def job_orders_with_invoices(job: InvoiceJob) -> list[JobOrder]:
+    return list(
+        JobOrder.objects.filter(job=job)
+        .select_related("invoice")
+        .only(
+            "order_id",
+            "status",
+            "message",
+            "position",
+            "invoice__number",
+            "invoice__pdf",
+            "invoice__tenant_id",
+        )
+        .order_by("position")
+    )

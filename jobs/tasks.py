@@ -1,0 +1,111 @@
+"""Celery tasks: thin. Each takes ids, calls one service, and owns its retry policy.
+
+Every pipeline step is its own task (so a slow capture does not hold a PDF render, and each
+step is retried on its own). Transient faults retry with exponential backoff and full jitter;
+when the retries run out, or on a permanent fault, the order fails with an honest message.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError
+
+from integrations.ports import PermanentError, TransientError
+from jobs import services
+from jobs.models import JobOrder
+
+logger = logging.getLogger(__name__)
+
+STEP_LABELS = dict(JobOrder.Step.choices)
+
+
+def retry_delay(retries: int) -> float:
+    """Exponential backoff with full jitter, capped."""
+    base = settings.INVOICE_RETRY_BASE_DELAY
+    ceiling = min(settings.INVOICE_RETRY_MAX_DELAY, base * (2**retries))
+    return random.uniform(base / 2, max(base / 2, ceiling))
+
+
+def _run_step(task: Task, job_order_id: int, step: str) -> str:
+    label = STEP_LABELS.get(step, step)
+    try:
+        outcome = services.step_run(job_order_id=job_order_id, step=step)
+    except PermanentError as exc:
+        services.step_give_up(job_order_id=job_order_id, step=step, reason=exc.message)
+        return "failed"
+    except (TransientError, OperationalError, InterfaceError, SoftTimeLimitExceeded) as exc:
+        reason = exc.message if isinstance(exc, TransientError) else f"{type(exc).__name__}: {exc}"
+        retries = task.request.retries
+        if retries >= settings.INVOICE_STEP_MAX_RETRIES:
+            services.step_give_up(
+                job_order_id=job_order_id,
+                step=step,
+                reason=f"{label} failed after {retries + 1} attempts: {reason}",
+            )
+            return "gave up"
+        delay = retry_delay(retries)
+        services.step_note_retry(
+            job_order_id=job_order_id,
+            message=f"{label}: temporary problem, retrying in {delay:.0f} s (attempt {retries + 1}): {reason}",
+        )
+        raise task.retry(countdown=delay, exc=exc, max_retries=settings.INVOICE_STEP_MAX_RETRIES + 1) from exc
+    except DatabaseError as exc:  # integrity/data errors: a bug or bad data, not worth retrying
+        logger.exception("step %s of job order %s hit a database error", step, job_order_id)
+        services.step_give_up(
+            job_order_id=job_order_id,
+            step=step,
+            reason=f"{label} failed: internal database error ({type(exc).__name__}).",
+        )
+        return "failed"
+    except Exception as exc:
+        logger.exception("step %s of job order %s failed unexpectedly", step, job_order_id)
+        services.step_give_up(
+            job_order_id=job_order_id,
+            step=step,
+            reason=f"{label} failed: internal error ({type(exc).__name__}); the operators can see the details in the logs.",
+        )
+        return "failed"
+    return outcome.note if outcome.ran else "skipped"
+
+
+def _step_task(step: str) -> Any:
+    @shared_task(bind=True, name=f"invoice.step.{step}", max_retries=None)
+    def run(self: Task, job_order_id: int) -> str:
+        return _run_step(self, job_order_id, step)
+
+    return run
+
+
+step_validate = _step_task(JobOrder.Step.VALIDATE)
+step_recalculate = _step_task(JobOrder.Step.RECALCULATE)
+step_capture = _step_task(JobOrder.Step.CAPTURE)
+step_issue = _step_task(JobOrder.Step.ISSUE)
+step_render = _step_task(JobOrder.Step.RENDER)
+step_email = _step_task(JobOrder.Step.EMAIL)
+step_finish = _step_task(JobOrder.Step.FINISH)
+
+STEP_TASKS: dict[str, Any] = {
+    JobOrder.Step.VALIDATE: step_validate,
+    JobOrder.Step.RECALCULATE: step_recalculate,
+    JobOrder.Step.CAPTURE: step_capture,
+    JobOrder.Step.ISSUE: step_issue,
+    JobOrder.Step.RENDER: step_render,
+    JobOrder.Step.EMAIL: step_email,
+    JobOrder.Step.FINISH: step_finish,
+}
+
+
+@shared_task(name="invoice.start_job")
+def start_job(job_id: str) -> int:
+    return services.job_start(job_id=job_id)
+
+
+@shared_task(name="invoice.reconcile_stuck_orders")
+def reconcile_stuck_orders() -> int:
+    return services.stuck_job_orders_redispatch()
