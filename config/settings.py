@@ -128,6 +128,7 @@ USE_TZ = True
 # --- files ----------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"
 WHITENOISE_USE_FINDERS = True  # serve app static files without collectstatic in the embedded mode
@@ -171,6 +172,10 @@ else:
         # Redis redelivers an unacknowledged task (worker killed) only after this timeout; it
         # must exceed the longest task plus its retry countdown, or a slow task runs twice.
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900),
+        # kombu sweeps for such messages every interval x throttle seconds (default 10 x 10):
+        # a scan every 10 s makes redelivery follow the visibility timeout closely.
+        "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+        "unacked_restore_throttle": 1,
     }
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "invoice")
 CELERY_TASK_IGNORE_RESULT = True

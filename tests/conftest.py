@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from jobs.models import InvoiceJob, JobOrder
+from tests import factories
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _require_postgres(django_db_setup: Any, django_db_blocker: Any) -> None:
+    """Locking and redelivery behave differently on SQLite: the suite runs on PostgreSQL only."""
+    with django_db_blocker.unblock():
+        if connection.vendor != "postgresql":
+            pytest.exit("The tests need PostgreSQL and Redis: run them with `make test`.", returncode=2)
+
+
+@pytest.fixture
+def tenant(db: Any):  # type: ignore[no-untyped-def]
+    return factories.tenant_make("acme")
+
+
+@pytest.fixture
+def other_tenant(db: Any):  # type: ignore[no-untyped-def]
+    return factories.tenant_make("globex")
+
+
+@pytest.fixture
+def api_client_and_secret(tenant):  # type: ignore[no-untyped-def]
+    return factories.api_client_make(tenant)
+
+
+@pytest.fixture
+def token(api_client_and_secret) -> str:  # type: ignore[no-untyped-def]
+    return factories.token_make(api_client_and_secret[0])
+
+
+@pytest.fixture
+def api(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def drive(job: InvoiceJob, *, max_rounds: int = 30) -> InvoiceJob:
+    """Run the job's pipeline in this process, step task by step task, until no order is pending.
+
+    Uses the real Celery tasks (`apply`: retries run inline); the next-step messages that
+    on_commit would publish are not sent because the test transaction never commits.
+    """
+    from jobs.tasks import STEP_TASKS
+
+    for _ in range(max_rounds):
+        pending = list(JobOrder.objects.filter(job=job, status=JobOrder.Status.PENDING).order_by("position"))
+        if not pending:
+            break
+        for job_order in pending:
+            STEP_TASKS[job_order.step].apply(args=[job_order.pk])
+    job.refresh_from_db()
+    return job
+
+
+@pytest.fixture
+def run_job():  # type: ignore[no-untyped-def]
+    return drive
+
+
+# --- a real Celery worker process ---------------------------------------------------------------
+def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a worker process that shares this test run's database and queue."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    url = f"postgresql://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": url,
+            "TEST_EMAIL_BACKEND": "invoicing.mail.EmlFileBackend",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+class WorkerProcess:
+    def __init__(self, *, name: str, concurrency: int = 2, extra_env: dict[str, str] | None = None) -> None:
+        self.name = name
+        log_dir = Path(os.environ["VAR_DIR"]) / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / f"{name}.log"
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
+                "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--without-gossip",
+                "--without-mingle", "--without-heartbeat", "--include", "tests.e2e_hooks",
+            ],
+            cwd=REPO,
+            env=worker_env(extra_env),
+            stdout=self.log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker {self.name} exited:\n{self.log()}")
+            if "ready." in self.log():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"worker {self.name} did not start in {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: the worker dies mid-task, nothing is acknowledged."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def celery_worker_factory(transactional_db: Any) -> Iterator[Any]:
+    workers: list[WorkerProcess] = []
+
+    def start(name: str = "worker", **kwargs: Any) -> WorkerProcess:
+        worker = WorkerProcess(name=f"{name}-{os.environ['TEST_RUN_ID']}-{len(workers)}", **kwargs)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def wait_for_job(job_id: Any, *, timeout: float = 120) -> InvoiceJob:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = InvoiceJob.objects.get(pk=job_id)
+        if job.status == InvoiceJob.Status.DONE:
+            return job
+        time.sleep(0.3)
+    pending = list(
+        JobOrder.objects.filter(job_id=job_id, status="PENDING").values_list("order_id", "step", "message")
+    )
+    raise AssertionError(f"job {job_id} not DONE after {timeout} s; pending: {pending[:10]}")

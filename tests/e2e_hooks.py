@@ -1,0 +1,28 @@
+"""Loaded only by worker processes of the end-to-end tests (celery worker --include).
+
+INVOICE_TEST_SLOW_STEP=render:8 makes that step sleep 8 s first, so a test can kill the
+worker while the step is running. Production code has no such hook.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from jobs import services
+
+_spec = os.environ.get("INVOICE_TEST_SLOW_STEP", "")
+if _spec:
+    _step, _, _seconds = _spec.partition(":")
+    _original = services.STEP_SERVICES[_step]
+
+    def _slow(job_order, _original=_original):  # type: ignore[no-untyped-def]
+        marker = os.path.join(
+            os.environ.get("INVOICE_TEST_MARKER_DIR", os.environ["VAR_DIR"]), f"slow-{_step}-started"
+        )
+        with open(marker, "a") as handle:
+            handle.write(f"{job_order.pk}\n")
+        time.sleep(float(_seconds or 5))
+        return _original(job_order)
+
+    services.STEP_SERVICES[_step] = _slow

@@ -1,0 +1,365 @@
+"""The pipeline of one order, step by step: what a user of the API and an operator would notice."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+from django.core import mail
+
+from integrations.local.adapters import LocalPaymentGateway
+from integrations.models import GatewayCapture, NumberSeries, StoredOrder
+from integrations.ports import CaptureStatus, TransientError
+from invoicing.models import EmailDelivery, Invoice, InvoiceEvent, PaymentCapture
+from jobs.models import InvoiceJob, JobOrder
+from jobs.services import job_create_manual
+from jobs.tasks import STEP_TASKS
+from tests import factories
+from tests.conftest import drive
+
+pytestmark = pytest.mark.django_db
+
+
+def job_for(tenant, *order_ids):  # type: ignore[no-untyped-def]
+    return job_create_manual(tenant=tenant, order_ids=list(order_ids))
+
+
+def result(job: InvoiceJob, order_id: str) -> JobOrder:
+    return JobOrder.objects.select_related("invoice").get(job=job, order_id=order_id)
+
+
+def test_pipeline_card_order_is_captured_numbered_rendered_and_emailed(tenant):  # type: ignore[no-untyped-def]
+    factories.orders_store(tenant, factories.CARD_ORDER)
+
+    job = drive(job_for(tenant, factories.CARD_ORDER))
+
+    row = result(job, factories.CARD_ORDER)
+    assert job.status == "DONE" and (job.success_count, job.failure_count) == (1, 0)
+    assert row.status == "SUCCESS", row.message
+    invoice = row.invoice
+    assert invoice.number == "INV1001"
+    assert invoice.gross_total == Decimal("179.88")
+    assert "Invoice INV1001 created (179.88 EUR)" in row.message
+    assert "Payment of 179.88 EUR captured" in row.message
+    capture = PaymentCapture.objects.get(tenant=tenant, order_id=factories.CARD_ORDER)
+    assert capture.status == "CAPTURED" and capture.amount == Decimal("179.88")
+    assert GatewayCapture.objects.filter(successful=True).count() == 1
+    assert invoice.pdf.read().startswith(b"%PDF")
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == [invoice.customer_email]
+    assert message.attachments[0][0] == "invoice-INV1001.pdf"
+    assert message.attachments[0][2] == "application/pdf"
+    invoice.pdf.open("rb")
+    assert message.attachments[0][1] == invoice.pdf.read()  # the stored bytes, not a new render
+    stored = StoredOrder.objects.get(tenant=tenant, order_id=factories.CARD_ORDER)
+    assert stored.invoice_number == "INV1001"
+    assert stored.document["mixins"]["invoice"]["invoiceNo"] == "INV1001"
+    assert invoice.lines.count() == 3 and invoice.tax_lines.count() == 1
+
+
+def test_pipeline_invoice_payment_needs_no_capture(tenant):  # type: ignore[no-untyped-def]
+    factories.orders_store(tenant, factories.INVOICE_ORDER)
+
+    job = drive(job_for(tenant, factories.INVOICE_ORDER))
+
+    row = result(job, factories.INVOICE_ORDER)
+    assert row.status == "SUCCESS", row.message
+    assert "captured" not in row.message
+    assert PaymentCapture.objects.get(order_id=factories.INVOICE_ORDER).status == "NOT_REQUIRED"
+    assert not GatewayCapture.objects.exists()
+
+
+def test_validation_unknown_order_fails_without_number_or_charge(tenant):  # type: ignore[no-untyped-def]
+    job = drive(job_for(tenant, "NO-SUCH-ORDER"))
+
+    row = result(job, "NO-SUCH-ORDER")
+    assert job.status == "DONE" and job.failure_count == 1
+    assert row.status == "FAILURE" and row.message == "Order NO-SUCH-ORDER not found."
+    assert NumberSeries.objects.get(tenant=tenant).counter is None
+
+
+def test_validation_second_job_for_invoiced_order_names_the_invoice(tenant):  # type: ignore[no-untyped-def]
+    factories.orders_store(tenant, factories.CARD_ORDER)
+    drive(job_for(tenant, factories.CARD_ORDER))
+
+    second = drive(job_for(tenant, factories.CARD_ORDER))
+
+    row = result(second, factories.CARD_ORDER)
+    assert row.status == "FAILURE"
+    assert "already invoiced: invoice INV1001" in row.message
+    assert Invoice.objects.filter(tenant=tenant).count() == 1
+    assert NumberSeries.objects.get(tenant=tenant).counter == 1001  # no second number
+    assert GatewayCapture.objects.count() == 1  # nothing charged again
+    assert len(mail.outbox) == 1
+
+
+def test_validation_order_marked_invoiced_elsewhere_fails(tenant):  # type: ignore[no-untyped-def]
+    document = factories.demo_order(factories.INVOICE_ORDER)
+    document["mixins"]["invoice"] = {"invoiceNo": "LEGACY-7", "invoiceDocument": "https://old.example/7.pdf"}
+    from integrations.services import stored_order_upsert
+
+    stored_order_upsert(tenant=tenant, order_id=factories.INVOICE_ORDER, document=document)
+
+    job = drive(job_for(tenant, factories.INVOICE_ORDER))
+
+    assert "already invoiced: invoice LEGACY-7" in result(job, factories.INVOICE_ORDER).message
+
+
+def test_validation_order_pending_in_another_job_is_not_started_twice(tenant):  # type: ignore[no-untyped-def]
+    factories.orders_store(tenant, factories.CARD_ORDER)
+    first = job_for(tenant, factories.CARD_ORDER)
+    STEP_TASKS["validate"].apply(args=[result(first, factories.CARD_ORDER).pk])  # first job holds the order
+
+    second = drive(job_for(tenant, factories.CARD_ORDER))
+
+    row = result(second, factories.CARD_ORDER)
+    assert row.status == "FAILURE"
+    assert f"being invoiced by job {first.pk}" in row.message
+    drive(first)
+    assert result(first, factories.CARD_ORDER).status == "SUCCESS"
+    assert GatewayCapture.objects.count() == 1
+
+
+def test_recalculation_mismatch_fails_before_capture_with_both_figures(tenant):  # type: ignore[no-untyped-def]
+    document = factories.demo_order(factories.CARD_ORDER)
+    document["calculatedPrice"]["finalPrice"]["grossValue"] = 199.88
+    from integrations.services import stored_order_upsert
+
+    stored_order_upsert(tenant=tenant, order_id=factories.CARD_ORDER, document=document)
+
+    job = drive(job_for(tenant, factories.CARD_ORDER))
+
+    row = result(job, factories.CARD_ORDER)
+    assert row.status == "FAILURE"
+    assert "gross total 179.88 EUR recalculated, order says 199.88 EUR" in row.message
+    assert not GatewayCapture.objects.exists()
+    assert NumberSeries.objects.get(tenant=tenant).counter is None
+
+
+def test_capture_declined_fails_the_order_and_burns_no_number(tenant):  # type: ignore[no-untyped-def]
+    factories.orders_store(tenant, factories.CARD_ORDER)
+    factories.gateway_decline(tenant, factories.CARD_ORDER, "Insufficient funds")
+
+    job = drive(job_for(tenant, factories.CARD_ORDER))
+
+    row = result(job, factories.CARD_ORDER)
+    assert row.status == "FAILURE"
+    assert row.message == "Payment capture declined: Insufficient funds"
+    assert row.step == "capture"
+    assert NumberSeries.objects.get(tenant=tenant).counter is None
+    assert not mail.outbox
+    assert InvoiceEvent.objects.filter(type="capture_declined").exists()
+
+
+def test_capture_retry_job_after_decline_captures_with_a_new_key(tenant):  # type: ignore[no-untyped-def]
+    factories.orders_store(tenant, factories.CARD_ORDER)
+    factories.gateway_decline(tenant, factories.CARD_ORDER, "Insufficient funds")
+    drive(job_for(tenant, factories.CARD_ORDER))
+    factories.gateway_decline(tenant, factories.CARD_ORDER, "")  # the customer topped up
+
+    retry = drive(job_for(tenant, factories.CARD_ORDER))
+
+    assert result(retry, factories.CARD_ORDER).status == "SUCCESS"
+    capture = PaymentCapture.objects.get(order_id=factories.CARD_ORDER)
+    assert capture.attempt == 2 and capture.idempotency_key.endswith(":2")
+    assert GatewayCapture.objects.filter(successful=True).count() == 1
+
+
+def test_capture_timeout_then_gateway_says_captured_is_not_charged_again(tenant):  # type: ignore[no-untyped-def]
+    factories.orders_store(tenant, factories.CARD_ORDER)
+    real_capture = LocalPaymentGateway.capture
+    calls = {"n": 0}
+
+    def capture_then_time_out(self, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        real_capture(self, **kwargs)
+        if calls["n"] == 1:
+            raise TransientError("Payment gateway timed out")  # it was done, but the answer was lost
+        raise AssertionError("captured a second time")
+
+    with mock.patch.object(LocalPaymentGateway, "capture", capture_then_time_out):
+        job = drive(job_for(tenant, factories.CARD_ORDER))
+
+    row = result(job, factories.CARD_ORDER)
+    assert row.status == "SUCCESS", row.message
+    assert calls["n"] == 1  # the retry asked the gateway instead of capturing again
+    assert GatewayCapture.objects.filter(successful=True).count() == 1
+    capture = PaymentCapture.objects.get(order_id=factories.CARD_ORDER)
+    assert capture.status == "CAPTURED" and capture.message.startswith("resolved")
+
+
+def test_capture_timeout_then_gateway_says_not_captured_captures_once(tenant):  # type: ignore[no-untyped-def]
+    factories.orders_store(tenant, factories.CARD_ORDER)
+    calls = {"n": 0}
+    real_capture = LocalPaymentGateway.capture
+
+    def flaky(self, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise TransientError("Payment gateway timed out")  # never reached the gateway
+        return real_capture(self, **kwargs)
+
+    statuses = []
+    real_status = LocalPaymentGateway.capture_status
+
+    def spy_status(self, **kwargs):  # type: ignore[no-untyped-def]
+        answer: CaptureStatus = real_status(self, **kwargs)
+        statuses.append(answer.captured)
+        return answer
+
+    with (
+        mock.patch.object(LocalPaymentGateway, "capture", flaky),
+        mock.patch.object(LocalPaymentGateway, "capture_status", spy_status),
+    ):
+        job = drive(job_for(tenant, factories.CARD_ORDER))
+
+    assert result(job, factories.CARD_ORDER).status == "SUCCESS"
+    assert statuses == [False]  # asked once, before capturing again
+    assert calls["n"] == 2
+    assert GatewayCapture.objects.filter(successful=True).count() == 1
+
+
+def test_transient_fault_retries_then_fails_with_an_honest_message(tenant):  # type: ignore[no-untyped-def]
+    factories.orders_store(tenant, factories.INVOICE_ORDER)
+    with mock.patch(
+        "integrations.local.adapters.LocalOrderSource.get_order",
+        side_effect=TransientError("Order service: 503"),
+    ):
+        job = drive(job_for(tenant, factories.INVOICE_ORDER))
+
+    row = result(job, factories.INVOICE_ORDER)
+    assert row.status == "FAILURE"
+    assert row.message == "Validation failed after 4 attempts: Order service: 503"
+    assert job.status == "DONE"
+
+
+def test_unexpected_error_fails_the_order_without_leaking_details(tenant):  # type: ignore[no-untyped-def]
+    factories.orders_store(tenant, factories.INVOICE_ORDER)
+    with mock.patch("invoicing.services.recalculate", side_effect=ZeroDivisionError("secret internals")):
+        job = drive(job_for(tenant, factories.INVOICE_ORDER))
+
+    row = result(job, factories.INVOICE_ORDER)
+    assert row.status == "FAILURE"
+    assert "Recalculation failed: internal error (ZeroDivisionError)" in row.message
+    assert "secret internals" not in row.message
+
+
+def test_series_used_up_fails_after_capture_and_keeps_the_capture(tenant):  # type: ignore[no-untyped-def]
+    NumberSeries.objects.filter(tenant=tenant).update(start_value=1000, max_value=1001, counter=1001)
+    factories.orders_store(tenant, factories.CARD_ORDER)
+
+    job = drive(job_for(tenant, factories.CARD_ORDER))
+
+    row = result(job, factories.CARD_ORDER)
+    assert row.status == "FAILURE"
+    assert "is used up (maxValue 1001 reached)" in row.message
+    assert PaymentCapture.objects.get(order_id=factories.CARD_ORDER).status == "CAPTURED"
+
+    # once the series is extended, a retry job finishes the order without charging again
+    NumberSeries.objects.filter(tenant=tenant).update(max_value=9999)
+    retry = drive(job_for(tenant, factories.CARD_ORDER))
+    assert result(retry, factories.CARD_ORDER).invoice.number == "INV1002"
+    assert GatewayCapture.objects.filter(successful=True).count() == 1
+
+
+def test_email_failure_keeps_the_invoice_and_reports_the_email(tenant):  # type: ignore[no-untyped-def]
+    factories.orders_store(tenant, factories.INVOICE_ORDER)
+    with mock.patch("django.core.mail.EmailMessage.send", side_effect=ConnectionRefusedError("SMTP down")):
+        job = drive(job_for(tenant, factories.INVOICE_ORDER))
+
+    row = result(job, factories.INVOICE_ORDER)
+    assert row.status == "SUCCESS"
+    assert "Invoice INV1001 created" in row.message
+    assert "FAILED" in row.message and "SMTP down" in row.message
+    delivery = EmailDelivery.objects.get(invoice=row.invoice)
+    assert delivery.status == "FAILED" and delivery.attempts == 4
+
+
+def test_email_step_redelivered_after_send_does_not_send_again(tenant):  # type: ignore[no-untyped-def]
+    factories.orders_store(tenant, factories.INVOICE_ORDER)
+    job = job_for(tenant, factories.INVOICE_ORDER)
+    row = result(job, factories.INVOICE_ORDER)
+    for step in ("validate", "recalculate", "capture", "issue", "render", "email"):
+        STEP_TASKS[step].apply(args=[row.pk])
+    STEP_TASKS["email"].apply(args=[row.pk])  # a redelivered message
+    STEP_TASKS["render"].apply(args=[row.pk])
+
+    drive(job)
+
+    assert len(mail.outbox) == 1
+    assert result(job, factories.INVOICE_ORDER).status == "SUCCESS"
+
+
+def test_email_interrupted_mid_send_is_not_repeated(tenant):  # type: ignore[no-untyped-def]
+    factories.orders_store(tenant, factories.INVOICE_ORDER)
+    job = job_for(tenant, factories.INVOICE_ORDER)
+    row = result(job, factories.INVOICE_ORDER)
+    for step in ("validate", "recalculate", "capture", "issue", "render"):
+        STEP_TASKS[step].apply(args=[row.pk])
+    # the worker died after claiming the delivery, possibly after handing the mail over
+    invoice = Invoice.objects.get(pk=result(job, factories.INVOICE_ORDER).invoice_id)
+    EmailDelivery.objects.create(
+        invoice=invoice, kind="invoice", recipient=invoice.customer_email, status="SENDING"
+    )
+
+    drive(job)
+
+    assert not mail.outbox
+    row = result(job, factories.INVOICE_ORDER)
+    assert row.status == "SUCCESS"
+    assert "outcome unknown" in row.message
+
+
+def test_every_step_is_reentrant(tenant):  # type: ignore[no-untyped-def]
+    from invoicing import services as steps
+
+    factories.orders_store(tenant, factories.CARD_ORDER)
+    job = drive(job_for(tenant, factories.CARD_ORDER))
+    row = result(job, factories.CARD_ORDER)
+    before = (
+        NumberSeries.objects.get(tenant=tenant).counter,
+        GatewayCapture.objects.count(),
+        len(mail.outbox),
+    )
+
+    for service in (
+        steps.invoice_claim,
+        steps.invoice_recalculate,
+        steps.payment_capture,
+        steps.invoice_issue,
+        steps.invoice_render,
+        steps.invoice_email,
+    ):
+        if service is steps.invoice_claim:
+            continue  # validation of a finished order is a new job's business (tested above)
+        service(job_order=row)
+
+    assert (
+        NumberSeries.objects.get(tenant=tenant).counter,
+        GatewayCapture.objects.count(),
+        len(mail.outbox),
+    ) == before
+    assert Invoice.objects.get(pk=row.invoice_id).number == "INV1001"
+
+
+def test_duplicate_order_ids_in_one_job_are_processed_once(tenant):  # type: ignore[no-untyped-def]
+    factories.orders_store(tenant, factories.INVOICE_ORDER)
+
+    job = drive(job_for(tenant, factories.INVOICE_ORDER, factories.INVOICE_ORDER))
+
+    assert job.total_count == 1
+    assert JobOrder.objects.filter(job=job).count() == 1
+    assert len(mail.outbox) == 1
+
+
+def test_failed_orders_do_not_consume_numbers_gapless_series(tenant):  # type: ignore[no-untyped-def]
+    factories.orders_store(tenant, "DEMO-1001", "DEMO-1002", "DEMO-1003")
+    factories.gateway_decline(tenant, "DEMO-1001")
+
+    job = drive(job_for(tenant, "DEMO-1001", "MISSING", "DEMO-1002", "DEMO-1003"))
+
+    numbers = sorted(Invoice.objects.filter(tenant=tenant, status="ISSUED").values_list("number", flat=True))
+    assert numbers == ["INV1001", "INV1002"]
+    assert (job.success_count, job.failure_count, job.status) == (2, 2, "DONE")
