@@ -104,7 +104,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "invoice.sqlite3",
+            "NAME": str(VAR_DIR / "invoice.sqlite3"),
             # Web, worker and beat share the file: WAL lets readers run beside the writer, the
             # busy timeout makes a writer wait instead of failing, IMMEDIATE avoids upgrade deadlocks.
             "OPTIONS": {

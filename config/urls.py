@@ -1,21 +1,23 @@
 from django.contrib import admin
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from invoicing.views import health, invoice_download
+from jobs.api.docs import OfflineRedocView
 from jobs.api.oauth import EmporixTokenView
 from jobs.api.views import JobCollectionView, JobDetailView, OrderDocumentView
 
 urlpatterns = [
     path("invoice/<str:tenant>/jobs/invoices", JobCollectionView.as_view(), name="invoice-jobs"),
-    path("invoice/<str:tenant>/jobs/invoices/<str:job_id>", JobDetailView.as_view(), name="invoice-job"),
-    path("invoice/<str:tenant>/orders/<str:order_id>", OrderDocumentView.as_view(), name="local-order"),
+    # Path parameter names as in the contract ({jobId}): drf-spectacular documents the URL's names.
+    path("invoice/<str:tenant>/jobs/invoices/<str:jobId>", JobDetailView.as_view(), name="invoice-job"),
+    path("invoice/<str:tenant>/orders/<str:orderId>", OrderDocumentView.as_view(), name="local-order"),
     path("oauth/token", EmporixTokenView.as_view(), name="oauth-token"),
     path("invoices/download/<str:token>", invoice_download, name="invoice-download"),
     path("health", health, name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/redoc/", OfflineRedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", admin.site.urls),
 ]
 

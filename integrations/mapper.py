@@ -95,6 +95,12 @@ class _Reader:
         return out
 
 
+def _optional_object(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """A nested object the invoice can do without: anything but an object counts as absent."""
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _rate_of(price: dict[str, Decimal]) -> Decimal:
     """The tax rate of a price: stated, or derived from tax/net when the order leaves it out."""
     if "rate" in price:
@@ -333,16 +339,17 @@ def sales_order_to_order(doc: Any, *, order_id: str | None = None) -> Order:
     charges = _charges(calculated, reader)
     payments = _payments(doc, reader)
 
-    mixins = doc.get("mixins") if isinstance(doc.get("mixins"), dict) else {}
-    general = mixins.get("generalAttributes") if isinstance(mixins.get("generalAttributes"), dict) else {}
-    invoice_mixin = mixins.get("invoice") if isinstance(mixins.get("invoice"), dict) else {}
-    delivery_window = doc.get("deliveryWindow") if isinstance(doc.get("deliveryWindow"), dict) else {}
-    delivery_time = mixins.get("deliveryTime") if isinstance(mixins.get("deliveryTime"), dict) else {}
+    mixins = _optional_object(doc, "mixins")
+    general = _optional_object(mixins, "generalAttributes")
+    invoice_mixin = _optional_object(mixins, "invoice")
     delivery_date = _date(
-        delivery_window.get("deliveryDate"), "deliveryWindow.deliveryDate", reader
-    ) or _date(delivery_time.get("deliveryDate"), "mixins.deliveryTime.deliveryDate", reader)
-    metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-    version = metadata.get("version")
+        _optional_object(doc, "deliveryWindow").get("deliveryDate"), "deliveryWindow.deliveryDate", reader
+    ) or _date(
+        _optional_object(mixins, "deliveryTime").get("deliveryDate"),
+        "mixins.deliveryTime.deliveryDate",
+        reader,
+    )
+    version = _optional_object(doc, "metadata").get("version")
     created_at = _datetime(doc.get("created"), "created", reader)
 
     if reader.errors:

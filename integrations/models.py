@@ -97,3 +97,6 @@ class GatewayCapture(models.Model):
     successful = models.BooleanField()
     message = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.capture_id} ({'ok' if self.successful else 'declined'})"

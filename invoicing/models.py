@@ -86,7 +86,8 @@ class Invoice(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="invoices")
     order_id = models.CharField(max_length=255)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
-    number = models.CharField(max_length=100, null=True, blank=True)
+    # NULL until issued: UNIQUE(tenant, number) must not treat all drafts as one number.
+    number = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     currency = models.CharField(max_length=3, blank=True)
     net_total = models.DecimalField(max_digits=18, decimal_places=3, null=True, blank=True)
     tax_total = models.DecimalField(max_digits=18, decimal_places=3, null=True, blank=True)
@@ -135,6 +136,9 @@ class InvoiceLine(models.Model):
             models.UniqueConstraint(fields=["invoice", "position"], name="unique_invoice_line_position")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.position}. {self.description}"
+
 
 class InvoiceTaxLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="tax_lines")
@@ -146,6 +150,9 @@ class InvoiceTaxLine(models.Model):
     class Meta:
         ordering = ["invoice", "rate"]
         constraints = [models.UniqueConstraint(fields=["invoice", "rate"], name="unique_invoice_tax_rate")]
+
+    def __str__(self) -> str:
+        return f"{self.rate}%: {self.tax}"
 
 
 class PaymentCapture(models.Model):
@@ -208,6 +215,9 @@ class EmailDelivery(models.Model):
         verbose_name_plural = "email deliveries"
         constraints = [models.UniqueConstraint(fields=["invoice", "kind"], name="one_delivery_per_kind")]
 
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.recipient}: {self.status}"
+
 
 class InvoiceEvent(models.Model):
     """Append-only audit trail: what happened to an order's invoice, and who did it."""
@@ -227,3 +237,6 @@ class InvoiceEvent(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["tenant", "order_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.order_id}"

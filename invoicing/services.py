@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from integrations.ports import Order, Payment, PermanentError, TransientError
+from integrations.ports import Backends, Order, Payment, PermanentError, TransientError
 from integrations.registry import backends_for
 from invoicing.documents import from_json, to_json
 from invoicing.models import EmailDelivery, Invoice, InvoiceEvent, InvoiceLine, InvoiceTaxLine, PaymentCapture
@@ -61,11 +61,11 @@ def event_record(
     )
 
 
-def _backends(job_order: JobOrder):  # type: ignore[no-untyped-def]
+def _backends(job_order: JobOrder) -> Backends:
     return backends_for(job_order.job.tenant)
 
 
-def _invoice(job_order: JobOrder) -> Invoice:
+def invoice_of(job_order: JobOrder) -> Invoice:
     if job_order.invoice_id is None:
         raise PermanentError("Internal state error: the order has no invoice draft; validation did not run.")
     return Invoice.objects.get(pk=job_order.invoice_id)
@@ -136,7 +136,7 @@ def capture_target(order: Order) -> Payment | None:
 
 
 def invoice_recalculate(*, job_order: JobOrder) -> str:
-    invoice = _invoice(job_order)
+    invoice = invoice_of(job_order)
     if invoice.status == Invoice.Status.ISSUED:
         return "already issued"
     capture = PaymentCapture.objects.filter(tenant=invoice.tenant, order_id=invoice.order_id).first()
@@ -206,7 +206,7 @@ def _idempotency_key(invoice: Invoice, attempt: int) -> str:
 
 # --- 3. payment capture -----------------------------------------------------------------------------
 def payment_capture(*, job_order: JobOrder) -> str:
-    invoice = _invoice(job_order)
+    invoice = invoice_of(job_order)
     capture = PaymentCapture.objects.get(tenant=invoice.tenant, order_id=invoice.order_id)
     if capture.status == PaymentCapture.Status.NOT_REQUIRED:
         return "no capture needed"
@@ -273,7 +273,7 @@ def invoice_issue(*, job_order: JobOrder) -> str:
     The local series' row lock is held only for this transaction, which does no network I/O,
     so numbers stay gapless: a number exists exactly when an issued invoice carries it.
     """
-    invoice = _invoice(job_order)
+    invoice = invoice_of(job_order)
     if invoice.status == Invoice.Status.ISSUED:
         return f"issued {invoice.number}"
     capture = PaymentCapture.objects.filter(tenant=invoice.tenant, order_id=invoice.order_id).first()
@@ -332,7 +332,7 @@ def invoice_issue(*, job_order: JobOrder) -> str:
 def invoice_render(*, job_order: JobOrder) -> str:
     from invoicing.pdf import render_invoice_pdf  # ReportLab is loaded only where PDFs are made
 
-    invoice = _invoice(job_order)
+    invoice = invoice_of(job_order)
     if invoice.pdf:
         return "PDF exists"
     if invoice.status != Invoice.Status.ISSUED:
@@ -370,7 +370,7 @@ def invoice_email_message(invoice: Invoice) -> EmailMessage:
 
 def invoice_email(*, job_order: JobOrder, kind: str = "invoice") -> str:
     """Send the stored PDF once. A row in SENDING after a crash is not sent again (at most once)."""
-    invoice = _invoice(job_order)
+    invoice = invoice_of(job_order)
     if not invoice.customer_email:
         return "no customer email address: not sent"
     delivery, _ = EmailDelivery.objects.get_or_create(
@@ -424,7 +424,7 @@ def invoice_email(*, job_order: JobOrder, kind: str = "invoice") -> str:
 
 def email_give_up(*, job_order: JobOrder, reason: str) -> str:
     """Retries ran out: the invoice stands, the email is recorded as failed."""
-    invoice = _invoice(job_order)
+    invoice = invoice_of(job_order)
     EmailDelivery.objects.filter(invoice=invoice, kind="invoice").exclude(
         status=EmailDelivery.Status.SENT
     ).update(status=EmailDelivery.Status.FAILED, error=reason[:2000], updated_at=timezone.now())
@@ -433,7 +433,7 @@ def email_give_up(*, job_order: JobOrder, reason: str) -> str:
 
 # --- 7. write back -------------------------------------------------------------------------------------
 def invoice_write_back(*, job_order: JobOrder, document_url: str) -> str:
-    invoice = _invoice(job_order)
+    invoice = invoice_of(job_order)
     _backends(job_order).orders.mark_invoiced(
         invoice.order_id, invoice_number=invoice.number or "", document_url=document_url
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponseBase, JsonResponse
 from django.views.decorators.http import require_GET
 
 from jobs.api.errors import error_json
@@ -11,7 +11,7 @@ from jobs.selectors import LinkExpired, LinkInvalid, invoice_from_download_token
 
 
 @require_GET
-def invoice_download(request: HttpRequest, token: str) -> HttpResponse:
+def invoice_download(request: HttpRequest, token: str) -> HttpResponseBase:
     try:
         invoice = invoice_from_download_token(token)
     except LinkExpired:

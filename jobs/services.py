@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from integrations.ports import PermanentError
 from invoicing import services as steps
-from invoicing.models import Invoice, Tenant
+from invoicing.models import Tenant
 from jobs.models import InvoiceJob, JobOrder
 
 logger = logging.getLogger(__name__)
@@ -65,11 +66,13 @@ def job_create_manual(*, tenant: Tenant, order_ids: Sequence[str], requested_by:
     return job
 
 
-def job_start(*, job_id: str) -> int:
+def job_start(*, job_id: str | uuid.UUID) -> int:
     """Dispatch the pipeline of every order still at its first step. Safe to repeat."""
     from jobs.tasks import STEP_TASKS
 
-    pending = JobOrder.objects.filter(job_id=job_id, status=JobOrder.Status.PENDING).values_list("pk", "step")
+    pending = JobOrder.objects.filter(
+        job_id=uuid.UUID(str(job_id)), status=JobOrder.Status.PENDING
+    ).values_list("pk", "step")
     count = 0
     for job_order_id, step in pending.iterator(chunk_size=500):
         STEP_TASKS[step].delay(job_order_id)
@@ -92,7 +95,7 @@ def _run_email(job_order: JobOrder) -> str:
 def _run_finish(job_order: JobOrder) -> str:
     from jobs.selectors import download_link_for
 
-    invoice = Invoice.objects.get(pk=job_order.invoice_id)
+    invoice = steps.invoice_of(job_order)
     steps.invoice_write_back(job_order=job_order, document_url=download_link_for(invoice))
     return steps.invoice_summary(invoice, [])
 
@@ -113,7 +116,7 @@ def step_run(*, job_order_id: int, step: str) -> StepOutcome:
     job_order = JobOrder.objects.select_related("job__tenant").filter(pk=job_order_id).first()
     if job_order is None or job_order.status != JobOrder.Status.PENDING or job_order.step != step:
         return StepOutcome(ran=False)
-    JobOrder.objects.filter(pk=job_order_id).update(
+    JobOrder.objects.filter(pk=job_order.pk).update(
         step_started_at=timezone.now(), attempts=F("attempts") + 1, message=""
     )
     note = STEP_SERVICES[step](job_order)

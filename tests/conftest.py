@@ -28,22 +28,22 @@ def _require_postgres(django_db_setup: Any, django_db_blocker: Any) -> None:
 
 
 @pytest.fixture
-def tenant(db: Any):  # type: ignore[no-untyped-def]
+def tenant(db: Any):
     return factories.tenant_make("acme")
 
 
 @pytest.fixture
-def other_tenant(db: Any):  # type: ignore[no-untyped-def]
+def other_tenant(db: Any):
     return factories.tenant_make("globex")
 
 
 @pytest.fixture
-def api_client_and_secret(tenant):  # type: ignore[no-untyped-def]
+def api_client_and_secret(tenant):
     return factories.api_client_make(tenant)
 
 
 @pytest.fixture
-def token(api_client_and_secret) -> str:  # type: ignore[no-untyped-def]
+def token(api_client_and_secret) -> str:
     return factories.token_make(api_client_and_secret[0])
 
 
@@ -73,7 +73,7 @@ def drive(job: InvoiceJob, *, max_rounds: int = 30) -> InvoiceJob:
 
 
 @pytest.fixture
-def run_job():  # type: ignore[no-untyped-def]
+def run_job():
     return drive
 
 

@@ -16,7 +16,7 @@ if _spec:
     _step, _, _seconds = _spec.partition(":")
     _original = services.STEP_SERVICES[_step]
 
-    def _slow(job_order, _original=_original):  # type: ignore[no-untyped-def]
+    def _slow(job_order, _original=_original):
         marker = os.path.join(
             os.environ.get("INVOICE_TEST_MARKER_DIR", os.environ["VAR_DIR"]), f"slow-{_step}-started"
         )

@@ -85,7 +85,7 @@ def spec_dir() -> Path:
     return shared_dir() / "spec"
 
 
-class _JsonCompatibleLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+class _JsonCompatibleLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """SafeLoader (the C one when available: the 7 000-line order spec loads much faster) that
     keeps unquoted timestamps as strings.
 

@@ -31,7 +31,7 @@ CARD_ORDERS = {oid for oid, doc in factories.DEMO_ORDERS.items() if doc["payment
 
 
 @pytest.fixture
-def shop():  # type: ignore[no-untyped-def]
+def shop():
     tenant = factories.tenant_make("shop")
     tenant.logo.save("logo.jpg", ContentFile(DEMO_LOGO.read_bytes()), save=True)
     factories.orders_store(tenant)
@@ -39,7 +39,7 @@ def shop():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def shop_api(shop) -> APIClient:  # type: ignore[no-untyped-def]
+def shop_api(shop) -> APIClient:
     client_, _ = factories.api_client_make(shop)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {factories.token_make(client_)}")
@@ -69,7 +69,7 @@ def pdf_attachment(message: Message) -> bytes:
 
 def test_e2e_twenty_orders_become_invoices_captures_and_emails(
     shop, shop_api, celery_worker_factory, tmp_path
-):  # type: ignore[no-untyped-def]
+):
     mail_dir = tmp_path / "mail"
     celery_worker_factory(extra_env={"EMAIL_FILE_PATH": str(mail_dir)})
     order_ids = sorted(factories.DEMO_ORDERS)
@@ -90,7 +90,7 @@ def test_e2e_twenty_orders_become_invoices_captures_and_emails(
     first = next(o for o in body["orders"] if o["orderId"] == "DEMO-1001")
     download = APIClient().get(first["downloadLink"].removeprefix("http://testserver"))
     assert download.status_code == 200 and download["Content-Type"] == "application/pdf"
-    pdf = b"".join(download.streaming_content)
+    pdf = b"".join(download.streaming_content)  # type: ignore[attr-defined]
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert first["invoiceNumber"] in text
     assert "DEMO-1001" in text and "Jürgen Müller" in text
@@ -115,7 +115,7 @@ def test_e2e_twenty_orders_become_invoices_captures_and_emails(
 
 def test_e2e_same_job_submitted_twice_invoices_each_order_once(
     shop, shop_api, celery_worker_factory, tmp_path
-):  # type: ignore[no-untyped-def]
+):
     mail_dir = tmp_path / "mail"
     env = {"EMAIL_FILE_PATH": str(mail_dir)}
     celery_worker_factory("a", extra_env=env)
@@ -143,7 +143,7 @@ def test_e2e_same_job_submitted_twice_invoices_each_order_once(
 
 def test_e2e_worker_killed_mid_step_finishes_after_redelivery(
     shop, shop_api, celery_worker_factory, tmp_path
-):  # type: ignore[no-untyped-def]
+):
     mail_dir = tmp_path / "mail"
     redelivery = {
         "CELERY_VISIBILITY_TIMEOUT": "5",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from decimal import Decimal
 from functools import lru_cache
@@ -108,8 +109,6 @@ def tenant_logo(tenant: Tenant) -> bytes | None:
         return None
     try:
         path = tenant.logo.path
-        import os
-
         return _read_logo(path, os.path.getmtime(path))
     except (OSError, NotImplementedError, ValueError):
         # not on the local filesystem (e.g. S3) or gone: read it through the storage

@@ -6,87 +6,155 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('invoicing', '0001_initial'),
+        ("invoicing", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='GatewayTransaction',
+            name="GatewayTransaction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('transaction_id', models.CharField(max_length=200)),
-                ('order_id', models.CharField(blank=True, max_length=255)),
-                ('authorized_amount', models.DecimalField(decimal_places=3, max_digits=18)),
-                ('currency', models.CharField(max_length=3)),
-                ('decline_reason', models.CharField(blank=True, help_text='when set, every capture of this transaction is declined with it', max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='gateway_transactions', to='invoicing.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("transaction_id", models.CharField(max_length=200)),
+                ("order_id", models.CharField(blank=True, max_length=255)),
+                ("authorized_amount", models.DecimalField(decimal_places=3, max_digits=18)),
+                ("currency", models.CharField(max_length=3)),
+                (
+                    "decline_reason",
+                    models.CharField(
+                        blank=True,
+                        help_text="when set, every capture of this transaction is declined with it",
+                        max_length=300,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="gateway_transactions",
+                        to="invoicing.tenant",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='GatewayCapture',
+            name="GatewayCapture",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('idempotency_key', models.CharField(max_length=400, unique=True)),
-                ('capture_id', models.CharField(max_length=64)),
-                ('amount', models.DecimalField(decimal_places=3, max_digits=18)),
-                ('successful', models.BooleanField()),
-                ('message', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('transaction', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='captures', to='integrations.gatewaytransaction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("idempotency_key", models.CharField(max_length=400, unique=True)),
+                ("capture_id", models.CharField(max_length=64)),
+                ("amount", models.DecimalField(decimal_places=3, max_digits=18)),
+                ("successful", models.BooleanField()),
+                ("message", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "transaction",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="captures",
+                        to="integrations.gatewaytransaction",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='NumberSeries',
+            name="NumberSeries",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(default='invoiceNoSequence', max_length=100)),
-                ('pre_text', models.CharField(blank=True, max_length=100)),
-                ('post_text', models.CharField(blank=True, max_length=100)),
-                ('number_of_digits', models.PositiveSmallIntegerField(default=4, validators=[django.core.validators.MinValueValidator(1)])),
-                ('start_value', models.BigIntegerField(default=1000)),
-                ('max_value', models.BigIntegerField(default=999999999)),
-                ('counter', models.BigIntegerField(blank=True, editable=False, null=True)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='number_series', to='invoicing.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(default="invoiceNoSequence", max_length=100)),
+                ("pre_text", models.CharField(blank=True, max_length=100)),
+                ("post_text", models.CharField(blank=True, max_length=100)),
+                (
+                    "number_of_digits",
+                    models.PositiveSmallIntegerField(
+                        default=4, validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
+                ("start_value", models.BigIntegerField(default=1000)),
+                ("max_value", models.BigIntegerField(default=999999999)),
+                ("counter", models.BigIntegerField(blank=True, editable=False, null=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="number_series",
+                        to="invoicing.tenant",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'number series',
+                "verbose_name_plural": "number series",
             },
         ),
         migrations.CreateModel(
-            name='StoredOrder',
+            name="StoredOrder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order_id', models.CharField(max_length=255)),
-                ('document', models.JSONField(help_text='the Emporix order-v2 salesOrder document')),
-                ('invoice_number', models.CharField(blank=True, max_length=100)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stored_orders', to='invoicing.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order_id", models.CharField(max_length=255)),
+                ("document", models.JSONField(help_text="the Emporix order-v2 salesOrder document")),
+                ("invoice_number", models.CharField(blank=True, max_length=100)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="stored_orders",
+                        to="invoicing.tenant",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='gatewaytransaction',
-            constraint=models.UniqueConstraint(fields=('tenant', 'transaction_id'), name='unique_gateway_transaction'),
+            model_name="gatewaytransaction",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "transaction_id"), name="unique_gateway_transaction"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='numberseries',
-            constraint=models.UniqueConstraint(fields=('tenant', 'name'), name='unique_series_per_tenant'),
+            model_name="numberseries",
+            constraint=models.UniqueConstraint(fields=("tenant", "name"), name="unique_series_per_tenant"),
         ),
         migrations.AddConstraint(
-            model_name='numberseries',
-            constraint=models.CheckConstraint(condition=models.Q(('max_value__gt', models.F('start_value'))), name='series_max_above_start'),
+            model_name="numberseries",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("max_value__gt", models.F("start_value"))), name="series_max_above_start"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='numberseries',
-            constraint=models.CheckConstraint(condition=models.Q(('counter__isnull', True), ('counter__lte', models.F('max_value')), _connector='OR'), name='series_counter_le_max'),
+            model_name="numberseries",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("counter__isnull", True), ("counter__lte", models.F("max_value")), _connector="OR"
+                ),
+                name="series_counter_le_max",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='storedorder',
-            constraint=models.UniqueConstraint(fields=('tenant', 'order_id'), name='unique_stored_order'),
+            model_name="storedorder",
+            constraint=models.UniqueConstraint(fields=("tenant", "order_id"), name="unique_stored_order"),
         ),
     ]

@@ -6,179 +6,356 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Tenant',
+            name="Tenant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=16, unique=True, validators=[django.core.validators.RegexValidator('^[a-z][a-z0-9]+$', 'A tenant code is lowercase letters and digits, starting with a letter.'), django.core.validators.MinLengthValidator(3)])),
-                ('name', models.CharField(max_length=200)),
-                ('active', models.BooleanField(default=True)),
-                ('backend', models.CharField(choices=[('local', 'Local (database-backed)'), ('emporix', 'Emporix APIs')], default='local', max_length=16)),
-                ('legal_name', models.CharField(blank=True, max_length=200)),
-                ('street', models.CharField(blank=True, max_length=200)),
-                ('street_number', models.CharField(blank=True, max_length=20)),
-                ('zip_code', models.CharField(blank=True, max_length=20)),
-                ('city', models.CharField(blank=True, max_length=100)),
-                ('country', models.CharField(blank=True, help_text='ISO 3166 code, e.g. DE', max_length=2)),
-                ('vat_id', models.CharField(blank=True, max_length=40, verbose_name='VAT ID')),
-                ('tax_number', models.CharField(blank=True, max_length=40)),
-                ('iban', models.CharField(blank=True, max_length=40, verbose_name='IBAN')),
-                ('bic', models.CharField(blank=True, max_length=11, verbose_name='BIC')),
-                ('email_sender', models.EmailField(blank=True, help_text='From address of invoice emails', max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=40)),
-                ('website', models.CharField(blank=True, max_length=200)),
-                ('default_language', models.CharField(default='en', max_length=8)),
-                ('default_currency', models.CharField(default='EUR', max_length=3)),
-                ('time_zone', models.CharField(default='UTC', max_length=64)),
-                ('logo', models.ImageField(blank=True, upload_to='logos/')),
-                ('prices_include_tax', models.BooleanField(default=False, help_text='Gross pricing (B2C): tax per rate is taken out of the gross sum instead of added to net.')),
-                ('payment_terms', models.CharField(blank=True, default='Payable within 14 days of the invoice date without deduction.', max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        max_length=16,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z][a-z0-9]+$",
+                                "A tenant code is lowercase letters and digits, starting with a letter.",
+                            ),
+                            django.core.validators.MinLengthValidator(3),
+                        ],
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "backend",
+                    models.CharField(
+                        choices=[("local", "Local (database-backed)"), ("emporix", "Emporix APIs")],
+                        default="local",
+                        max_length=16,
+                    ),
+                ),
+                ("legal_name", models.CharField(blank=True, max_length=200)),
+                ("street", models.CharField(blank=True, max_length=200)),
+                ("street_number", models.CharField(blank=True, max_length=20)),
+                ("zip_code", models.CharField(blank=True, max_length=20)),
+                ("city", models.CharField(blank=True, max_length=100)),
+                ("country", models.CharField(blank=True, help_text="ISO 3166 code, e.g. DE", max_length=2)),
+                ("vat_id", models.CharField(blank=True, max_length=40, verbose_name="VAT ID")),
+                ("tax_number", models.CharField(blank=True, max_length=40)),
+                ("iban", models.CharField(blank=True, max_length=40, verbose_name="IBAN")),
+                ("bic", models.CharField(blank=True, max_length=11, verbose_name="BIC")),
+                (
+                    "email_sender",
+                    models.EmailField(blank=True, help_text="From address of invoice emails", max_length=254),
+                ),
+                ("phone", models.CharField(blank=True, max_length=40)),
+                ("website", models.CharField(blank=True, max_length=200)),
+                ("default_language", models.CharField(default="en", max_length=8)),
+                ("default_currency", models.CharField(default="EUR", max_length=3)),
+                ("time_zone", models.CharField(default="UTC", max_length=64)),
+                ("logo", models.ImageField(blank=True, upload_to="logos/")),
+                (
+                    "prices_include_tax",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Gross pricing (B2C): tax per rate is taken out of the gross sum instead of added to net.",
+                    ),
+                ),
+                (
+                    "payment_terms",
+                    models.CharField(
+                        blank=True,
+                        default="Payable within 14 days of the invoice date without deduction.",
+                        max_length=300,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['code'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('code__length__gte', 3), ('code__length__lte', 16)), name='tenant_code_length')],
+                "ordering": ["code"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("code__length__gte", 3), ("code__length__lte", 16)),
+                        name="tenant_code_length",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Invoice',
+            name="Invoice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order_id', models.CharField(max_length=255)),
-                ('status', models.CharField(choices=[('DRAFT', 'Draft'), ('ISSUED', 'Issued')], default='DRAFT', max_length=10)),
-                ('number', models.CharField(blank=True, max_length=100, null=True)),
-                ('currency', models.CharField(blank=True, max_length=3)),
-                ('net_total', models.DecimalField(blank=True, decimal_places=3, max_digits=18, null=True)),
-                ('tax_total', models.DecimalField(blank=True, decimal_places=3, max_digits=18, null=True)),
-                ('gross_total', models.DecimalField(blank=True, decimal_places=3, max_digits=18, null=True)),
-                ('customer_name', models.CharField(blank=True, max_length=300)),
-                ('customer_email', models.EmailField(blank=True, max_length=254)),
-                ('order_date', models.DateField(blank=True, null=True)),
-                ('issue_date', models.DateField(blank=True, null=True)),
-                ('issued_at', models.DateTimeField(blank=True, null=True)),
-                ('document', models.JSONField(blank=True, default=dict)),
-                ('pdf', models.FileField(blank=True, upload_to='invoices/%Y/%m/')),
-                ('pdf_sha256', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='invoices', to='invoicing.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order_id", models.CharField(max_length=255)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("DRAFT", "Draft"), ("ISSUED", "Issued")], default="DRAFT", max_length=10
+                    ),
+                ),
+                ("number", models.CharField(blank=True, max_length=100, null=True)),
+                ("currency", models.CharField(blank=True, max_length=3)),
+                ("net_total", models.DecimalField(blank=True, decimal_places=3, max_digits=18, null=True)),
+                ("tax_total", models.DecimalField(blank=True, decimal_places=3, max_digits=18, null=True)),
+                ("gross_total", models.DecimalField(blank=True, decimal_places=3, max_digits=18, null=True)),
+                ("customer_name", models.CharField(blank=True, max_length=300)),
+                ("customer_email", models.EmailField(blank=True, max_length=254)),
+                ("order_date", models.DateField(blank=True, null=True)),
+                ("issue_date", models.DateField(blank=True, null=True)),
+                ("issued_at", models.DateTimeField(blank=True, null=True)),
+                ("document", models.JSONField(blank=True, default=dict)),
+                ("pdf", models.FileField(blank=True, upload_to="invoices/%Y/%m/")),
+                ("pdf_sha256", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="invoices",
+                        to="invoicing.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='EmailDelivery',
+            name="EmailDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(default='invoice', max_length=40)),
-                ('status', models.CharField(choices=[('PENDING', 'Pending'), ('SENDING', 'Sending'), ('SENT', 'Sent'), ('FAILED', 'Failed')], default='PENDING', max_length=10)),
-                ('recipient', models.EmailField(max_length=254)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('message_id', models.CharField(blank=True, max_length=300)),
-                ('error', models.TextField(blank=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('invoice', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deliveries', to='invoicing.invoice')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(default="invoice", max_length=40)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("PENDING", "Pending"),
+                            ("SENDING", "Sending"),
+                            ("SENT", "Sent"),
+                            ("FAILED", "Failed"),
+                        ],
+                        default="PENDING",
+                        max_length=10,
+                    ),
+                ),
+                ("recipient", models.EmailField(max_length=254)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("message_id", models.CharField(blank=True, max_length=300)),
+                ("error", models.TextField(blank=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="deliveries",
+                        to="invoicing.invoice",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'email deliveries',
-                'constraints': [models.UniqueConstraint(fields=('invoice', 'kind'), name='one_delivery_per_kind')],
+                "verbose_name_plural": "email deliveries",
+                "constraints": [
+                    models.UniqueConstraint(fields=("invoice", "kind"), name="one_delivery_per_kind")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='InvoiceLine',
+            name="InvoiceLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('kind', models.CharField(max_length=10)),
-                ('description', models.CharField(max_length=500)),
-                ('sku', models.CharField(blank=True, max_length=100)),
-                ('quantity', models.DecimalField(decimal_places=3, max_digits=14)),
-                ('unit_net', models.DecimalField(decimal_places=3, max_digits=18)),
-                ('tax_rate', models.DecimalField(decimal_places=3, max_digits=6)),
-                ('net', models.DecimalField(decimal_places=3, max_digits=18)),
-                ('invoice', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='invoicing.invoice')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField()),
+                ("kind", models.CharField(max_length=10)),
+                ("description", models.CharField(max_length=500)),
+                ("sku", models.CharField(blank=True, max_length=100)),
+                ("quantity", models.DecimalField(decimal_places=3, max_digits=14)),
+                ("unit_net", models.DecimalField(decimal_places=3, max_digits=18)),
+                ("tax_rate", models.DecimalField(decimal_places=3, max_digits=6)),
+                ("net", models.DecimalField(decimal_places=3, max_digits=18)),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lines",
+                        to="invoicing.invoice",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['invoice', 'position'],
-                'constraints': [models.UniqueConstraint(fields=('invoice', 'position'), name='unique_invoice_line_position')],
+                "ordering": ["invoice", "position"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("invoice", "position"), name="unique_invoice_line_position"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='InvoiceTaxLine',
+            name="InvoiceTaxLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rate', models.DecimalField(decimal_places=3, max_digits=6)),
-                ('net', models.DecimalField(decimal_places=3, max_digits=18)),
-                ('tax', models.DecimalField(decimal_places=3, max_digits=18)),
-                ('gross', models.DecimalField(decimal_places=3, max_digits=18)),
-                ('invoice', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tax_lines', to='invoicing.invoice')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("rate", models.DecimalField(decimal_places=3, max_digits=6)),
+                ("net", models.DecimalField(decimal_places=3, max_digits=18)),
+                ("tax", models.DecimalField(decimal_places=3, max_digits=18)),
+                ("gross", models.DecimalField(decimal_places=3, max_digits=18)),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tax_lines",
+                        to="invoicing.invoice",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['invoice', 'rate'],
-                'constraints': [models.UniqueConstraint(fields=('invoice', 'rate'), name='unique_invoice_tax_rate')],
+                "ordering": ["invoice", "rate"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("invoice", "rate"), name="unique_invoice_tax_rate")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PaymentCapture',
+            name="PaymentCapture",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order_id', models.CharField(max_length=255)),
-                ('attempt', models.PositiveIntegerField(default=1)),
-                ('idempotency_key', models.CharField(max_length=400, unique=True)),
-                ('status', models.CharField(choices=[('PENDING', 'Pending'), ('UNKNOWN', 'Unknown (asking the gateway)'), ('CAPTURED', 'Captured'), ('DECLINED', 'Declined'), ('NOT_REQUIRED', 'Nothing to capture')], default='PENDING', max_length=16)),
-                ('transaction_id', models.CharField(blank=True, max_length=200)),
-                ('payment_method', models.CharField(blank=True, max_length=50)),
-                ('amount', models.DecimalField(blank=True, decimal_places=3, max_digits=18, null=True)),
-                ('currency', models.CharField(blank=True, max_length=3)),
-                ('capture_id', models.CharField(blank=True, max_length=200)),
-                ('message', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='captures', to='invoicing.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order_id", models.CharField(max_length=255)),
+                ("attempt", models.PositiveIntegerField(default=1)),
+                ("idempotency_key", models.CharField(max_length=400, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("PENDING", "Pending"),
+                            ("UNKNOWN", "Unknown (asking the gateway)"),
+                            ("CAPTURED", "Captured"),
+                            ("DECLINED", "Declined"),
+                            ("NOT_REQUIRED", "Nothing to capture"),
+                        ],
+                        default="PENDING",
+                        max_length=16,
+                    ),
+                ),
+                ("transaction_id", models.CharField(blank=True, max_length=200)),
+                ("payment_method", models.CharField(blank=True, max_length=50)),
+                ("amount", models.DecimalField(blank=True, decimal_places=3, max_digits=18, null=True)),
+                ("currency", models.CharField(blank=True, max_length=3)),
+                ("capture_id", models.CharField(blank=True, max_length=200)),
+                ("message", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="captures",
+                        to="invoicing.tenant",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'order_id'), name='one_capture_per_order')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("tenant", "order_id"), name="one_capture_per_order")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='InvoiceEvent',
+            name="InvoiceEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order_id', models.CharField(blank=True, max_length=255)),
-                ('job_order_id', models.BigIntegerField(blank=True, null=True)),
-                ('type', models.CharField(max_length=40)),
-                ('message', models.TextField(blank=True)),
-                ('actor', models.CharField(blank=True, help_text="user, API client or 'system'", max_length=200)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('invoice', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='events', to='invoicing.invoice')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='invoicing.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order_id", models.CharField(blank=True, max_length=255)),
+                ("job_order_id", models.BigIntegerField(blank=True, null=True)),
+                ("type", models.CharField(max_length=40)),
+                ("message", models.TextField(blank=True)),
+                (
+                    "actor",
+                    models.CharField(blank=True, help_text="user, API client or 'system'", max_length=200),
+                ),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="invoicing.invoice",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="invoicing.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['tenant', 'order_id'], name='invoicing_i_tenant__dca284_idx')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["tenant", "order_id"], name="invoicing_i_tenant__dca284_idx")
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.UniqueConstraint(fields=('tenant', 'order_id'), name='one_invoice_per_order'),
+            model_name="invoice",
+            constraint=models.UniqueConstraint(fields=("tenant", "order_id"), name="one_invoice_per_order"),
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.UniqueConstraint(fields=('tenant', 'number'), name='unique_invoice_number'),
+            model_name="invoice",
+            constraint=models.UniqueConstraint(fields=("tenant", "number"), name="unique_invoice_number"),
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.CheckConstraint(condition=models.Q(('status', 'DRAFT'), models.Q(('number__isnull', False), ('issue_date__isnull', False)), _connector='OR'), name='issued_invoice_has_number'),
+            model_name="invoice",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status", "DRAFT"),
+                    models.Q(("number__isnull", False), ("issue_date__isnull", False)),
+                    _connector="OR",
+                ),
+                name="issued_invoice_has_number",
+            ),
         ),
     ]

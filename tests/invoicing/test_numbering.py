@@ -18,7 +18,7 @@ from tests import factories
 AT = dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)  # already 2027 in Berlin
 
 
-def allocate(tenant) -> str:  # type: ignore[no-untyped-def]
+def allocate(tenant) -> str:
     with transaction.atomic():
         return LocalNumberSequence(tenant).next_number(site_code="", at=AT)
 
@@ -46,7 +46,7 @@ def test_counter_past_max_value_is_exhausted_with_a_clear_message():
 
 
 @pytest.mark.django_db
-def test_local_series_fills_date_placeholders_in_the_tenant_time_zone(tenant):  # type: ignore[no-untyped-def]
+def test_local_series_fills_date_placeholders_in_the_tenant_time_zone(tenant):
     NumberSeries.objects.filter(tenant=tenant).update(
         pre_text="R-__year__-__month__-", post_text="-__country__", number_of_digits=5
     )
@@ -55,14 +55,14 @@ def test_local_series_fills_date_placeholders_in_the_tenant_time_zone(tenant):  
 
 
 @pytest.mark.django_db
-def test_local_series_configured_placeholder_fills_the_tutorial_num(tenant):  # type: ignore[no-untyped-def]
+def test_local_series_configured_placeholder_fills_the_tutorial_num(tenant):
     NumberSeries.objects.filter(tenant=tenant).update(pre_text="INV__num__")
     with override_settings(INVOICE_NUMBER_PLACEHOLDERS={"__num__": ""}):
         assert allocate(tenant) == "INV1001"
 
 
 @pytest.mark.django_db
-def test_local_series_unknown_placeholder_is_a_clear_error(tenant):  # type: ignore[no-untyped-def]
+def test_local_series_unknown_placeholder_is_a_clear_error(tenant):
     NumberSeries.objects.filter(tenant=tenant).update(pre_text="__vendorName__-")
     with pytest.raises(PermanentError, match="__vendorName__, which has no value"):
         allocate(tenant)
@@ -70,7 +70,7 @@ def test_local_series_unknown_placeholder_is_a_clear_error(tenant):  # type: ign
 
 
 @pytest.mark.django_db
-def test_local_series_exhausted_keeps_the_counter(tenant):  # type: ignore[no-untyped-def]
+def test_local_series_exhausted_keeps_the_counter(tenant):
     NumberSeries.objects.filter(tenant=tenant).update(max_value=1002)
     assert [allocate(tenant), allocate(tenant)] == ["INV1001", "INV1002"]
     with pytest.raises(SeriesExhausted):
@@ -86,14 +86,14 @@ def test_local_series_refuses_to_allocate_outside_a_transaction():
 
 
 @pytest.mark.django_db
-def test_series_per_tenant_are_independent(tenant, other_tenant):  # type: ignore[no-untyped-def]
+def test_series_per_tenant_are_independent(tenant, other_tenant):
     assert allocate(tenant) == "INV1001"
     assert allocate(other_tenant) == "INV1001"
     assert allocate(tenant) == "INV1002"
 
 
 @pytest.mark.django_db
-def test_rolled_back_allocation_leaves_no_gap(tenant):  # type: ignore[no-untyped-def]
+def test_rolled_back_allocation_leaves_no_gap(tenant):
     with pytest.raises(ZeroDivisionError), transaction.atomic():
         LocalNumberSequence(tenant).next_number(site_code="", at=AT)
         raise ZeroDivisionError  # the invoice could not be stored: the number goes back

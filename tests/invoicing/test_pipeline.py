@@ -21,7 +21,7 @@ from tests.conftest import drive
 pytestmark = pytest.mark.django_db
 
 
-def job_for(tenant, *order_ids):  # type: ignore[no-untyped-def]
+def job_for(tenant, *order_ids):
     return job_create_manual(tenant=tenant, order_ids=list(order_ids))
 
 
@@ -29,7 +29,7 @@ def result(job: InvoiceJob, order_id: str) -> JobOrder:
     return JobOrder.objects.select_related("invoice").get(job=job, order_id=order_id)
 
 
-def test_pipeline_card_order_is_captured_numbered_rendered_and_emailed(tenant):  # type: ignore[no-untyped-def]
+def test_pipeline_card_order_is_captured_numbered_rendered_and_emailed(tenant):
     factories.orders_store(tenant, factories.CARD_ORDER)
 
     job = drive(job_for(tenant, factories.CARD_ORDER))
@@ -59,7 +59,7 @@ def test_pipeline_card_order_is_captured_numbered_rendered_and_emailed(tenant): 
     assert invoice.lines.count() == 3 and invoice.tax_lines.count() == 1
 
 
-def test_pipeline_invoice_payment_needs_no_capture(tenant):  # type: ignore[no-untyped-def]
+def test_pipeline_invoice_payment_needs_no_capture(tenant):
     factories.orders_store(tenant, factories.INVOICE_ORDER)
 
     job = drive(job_for(tenant, factories.INVOICE_ORDER))
@@ -71,7 +71,7 @@ def test_pipeline_invoice_payment_needs_no_capture(tenant):  # type: ignore[no-u
     assert not GatewayCapture.objects.exists()
 
 
-def test_validation_unknown_order_fails_without_number_or_charge(tenant):  # type: ignore[no-untyped-def]
+def test_validation_unknown_order_fails_without_number_or_charge(tenant):
     job = drive(job_for(tenant, "NO-SUCH-ORDER"))
 
     row = result(job, "NO-SUCH-ORDER")
@@ -80,7 +80,7 @@ def test_validation_unknown_order_fails_without_number_or_charge(tenant):  # typ
     assert NumberSeries.objects.get(tenant=tenant).counter is None
 
 
-def test_validation_second_job_for_invoiced_order_names_the_invoice(tenant):  # type: ignore[no-untyped-def]
+def test_validation_second_job_for_invoiced_order_names_the_invoice(tenant):
     factories.orders_store(tenant, factories.CARD_ORDER)
     drive(job_for(tenant, factories.CARD_ORDER))
 
@@ -95,7 +95,7 @@ def test_validation_second_job_for_invoiced_order_names_the_invoice(tenant):  # 
     assert len(mail.outbox) == 1
 
 
-def test_validation_order_marked_invoiced_elsewhere_fails(tenant):  # type: ignore[no-untyped-def]
+def test_validation_order_marked_invoiced_elsewhere_fails(tenant):
     document = factories.demo_order(factories.INVOICE_ORDER)
     document["mixins"]["invoice"] = {"invoiceNo": "LEGACY-7", "invoiceDocument": "https://old.example/7.pdf"}
     from integrations.services import stored_order_upsert
@@ -107,7 +107,7 @@ def test_validation_order_marked_invoiced_elsewhere_fails(tenant):  # type: igno
     assert "already invoiced: invoice LEGACY-7" in result(job, factories.INVOICE_ORDER).message
 
 
-def test_validation_order_pending_in_another_job_is_not_started_twice(tenant):  # type: ignore[no-untyped-def]
+def test_validation_order_pending_in_another_job_is_not_started_twice(tenant):
     factories.orders_store(tenant, factories.CARD_ORDER)
     first = job_for(tenant, factories.CARD_ORDER)
     STEP_TASKS["validate"].apply(args=[result(first, factories.CARD_ORDER).pk])  # first job holds the order
@@ -122,7 +122,7 @@ def test_validation_order_pending_in_another_job_is_not_started_twice(tenant):  
     assert GatewayCapture.objects.count() == 1
 
 
-def test_recalculation_mismatch_fails_before_capture_with_both_figures(tenant):  # type: ignore[no-untyped-def]
+def test_recalculation_mismatch_fails_before_capture_with_both_figures(tenant):
     document = factories.demo_order(factories.CARD_ORDER)
     document["calculatedPrice"]["finalPrice"]["grossValue"] = 199.88
     from integrations.services import stored_order_upsert
@@ -138,7 +138,7 @@ def test_recalculation_mismatch_fails_before_capture_with_both_figures(tenant): 
     assert NumberSeries.objects.get(tenant=tenant).counter is None
 
 
-def test_capture_declined_fails_the_order_and_burns_no_number(tenant):  # type: ignore[no-untyped-def]
+def test_capture_declined_fails_the_order_and_burns_no_number(tenant):
     factories.orders_store(tenant, factories.CARD_ORDER)
     factories.gateway_decline(tenant, factories.CARD_ORDER, "Insufficient funds")
 
@@ -153,7 +153,7 @@ def test_capture_declined_fails_the_order_and_burns_no_number(tenant):  # type: 
     assert InvoiceEvent.objects.filter(type="capture_declined").exists()
 
 
-def test_capture_retry_job_after_decline_captures_with_a_new_key(tenant):  # type: ignore[no-untyped-def]
+def test_capture_retry_job_after_decline_captures_with_a_new_key(tenant):
     factories.orders_store(tenant, factories.CARD_ORDER)
     factories.gateway_decline(tenant, factories.CARD_ORDER, "Insufficient funds")
     drive(job_for(tenant, factories.CARD_ORDER))
@@ -167,12 +167,12 @@ def test_capture_retry_job_after_decline_captures_with_a_new_key(tenant):  # typ
     assert GatewayCapture.objects.filter(successful=True).count() == 1
 
 
-def test_capture_timeout_then_gateway_says_captured_is_not_charged_again(tenant):  # type: ignore[no-untyped-def]
+def test_capture_timeout_then_gateway_says_captured_is_not_charged_again(tenant):
     factories.orders_store(tenant, factories.CARD_ORDER)
     real_capture = LocalPaymentGateway.capture
     calls = {"n": 0}
 
-    def capture_then_time_out(self, **kwargs):  # type: ignore[no-untyped-def]
+    def capture_then_time_out(self, **kwargs):
         calls["n"] += 1
         real_capture(self, **kwargs)
         if calls["n"] == 1:
@@ -190,12 +190,12 @@ def test_capture_timeout_then_gateway_says_captured_is_not_charged_again(tenant)
     assert capture.status == "CAPTURED" and capture.message.startswith("resolved")
 
 
-def test_capture_timeout_then_gateway_says_not_captured_captures_once(tenant):  # type: ignore[no-untyped-def]
+def test_capture_timeout_then_gateway_says_not_captured_captures_once(tenant):
     factories.orders_store(tenant, factories.CARD_ORDER)
     calls = {"n": 0}
     real_capture = LocalPaymentGateway.capture
 
-    def flaky(self, **kwargs):  # type: ignore[no-untyped-def]
+    def flaky(self, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise TransientError("Payment gateway timed out")  # never reached the gateway
@@ -204,7 +204,7 @@ def test_capture_timeout_then_gateway_says_not_captured_captures_once(tenant):  
     statuses = []
     real_status = LocalPaymentGateway.capture_status
 
-    def spy_status(self, **kwargs):  # type: ignore[no-untyped-def]
+    def spy_status(self, **kwargs):
         answer: CaptureStatus = real_status(self, **kwargs)
         statuses.append(answer.captured)
         return answer
@@ -221,7 +221,7 @@ def test_capture_timeout_then_gateway_says_not_captured_captures_once(tenant):  
     assert GatewayCapture.objects.filter(successful=True).count() == 1
 
 
-def test_transient_fault_retries_then_fails_with_an_honest_message(tenant):  # type: ignore[no-untyped-def]
+def test_transient_fault_retries_then_fails_with_an_honest_message(tenant):
     factories.orders_store(tenant, factories.INVOICE_ORDER)
     with mock.patch(
         "integrations.local.adapters.LocalOrderSource.get_order",
@@ -235,7 +235,7 @@ def test_transient_fault_retries_then_fails_with_an_honest_message(tenant):  # t
     assert job.status == "DONE"
 
 
-def test_unexpected_error_fails_the_order_without_leaking_details(tenant):  # type: ignore[no-untyped-def]
+def test_unexpected_error_fails_the_order_without_leaking_details(tenant):
     factories.orders_store(tenant, factories.INVOICE_ORDER)
     with mock.patch("invoicing.services.recalculate", side_effect=ZeroDivisionError("secret internals")):
         job = drive(job_for(tenant, factories.INVOICE_ORDER))
@@ -246,7 +246,7 @@ def test_unexpected_error_fails_the_order_without_leaking_details(tenant):  # ty
     assert "secret internals" not in row.message
 
 
-def test_series_used_up_fails_after_capture_and_keeps_the_capture(tenant):  # type: ignore[no-untyped-def]
+def test_series_used_up_fails_after_capture_and_keeps_the_capture(tenant):
     NumberSeries.objects.filter(tenant=tenant).update(start_value=1000, max_value=1001, counter=1001)
     factories.orders_store(tenant, factories.CARD_ORDER)
 
@@ -264,7 +264,7 @@ def test_series_used_up_fails_after_capture_and_keeps_the_capture(tenant):  # ty
     assert GatewayCapture.objects.filter(successful=True).count() == 1
 
 
-def test_email_failure_keeps_the_invoice_and_reports_the_email(tenant):  # type: ignore[no-untyped-def]
+def test_email_failure_keeps_the_invoice_and_reports_the_email(tenant):
     factories.orders_store(tenant, factories.INVOICE_ORDER)
     with mock.patch("django.core.mail.EmailMessage.send", side_effect=ConnectionRefusedError("SMTP down")):
         job = drive(job_for(tenant, factories.INVOICE_ORDER))
@@ -277,7 +277,7 @@ def test_email_failure_keeps_the_invoice_and_reports_the_email(tenant):  # type:
     assert delivery.status == "FAILED" and delivery.attempts == 4
 
 
-def test_email_step_redelivered_after_send_does_not_send_again(tenant):  # type: ignore[no-untyped-def]
+def test_email_step_redelivered_after_send_does_not_send_again(tenant):
     factories.orders_store(tenant, factories.INVOICE_ORDER)
     job = job_for(tenant, factories.INVOICE_ORDER)
     row = result(job, factories.INVOICE_ORDER)
@@ -292,7 +292,7 @@ def test_email_step_redelivered_after_send_does_not_send_again(tenant):  # type:
     assert result(job, factories.INVOICE_ORDER).status == "SUCCESS"
 
 
-def test_email_interrupted_mid_send_is_not_repeated(tenant):  # type: ignore[no-untyped-def]
+def test_email_interrupted_mid_send_is_not_repeated(tenant):
     factories.orders_store(tenant, factories.INVOICE_ORDER)
     job = job_for(tenant, factories.INVOICE_ORDER)
     row = result(job, factories.INVOICE_ORDER)
@@ -312,7 +312,7 @@ def test_email_interrupted_mid_send_is_not_repeated(tenant):  # type: ignore[no-
     assert "outcome unknown" in row.message
 
 
-def test_every_step_is_reentrant(tenant):  # type: ignore[no-untyped-def]
+def test_every_step_is_reentrant(tenant):
     from invoicing import services as steps
 
     factories.orders_store(tenant, factories.CARD_ORDER)
@@ -344,7 +344,7 @@ def test_every_step_is_reentrant(tenant):  # type: ignore[no-untyped-def]
     assert Invoice.objects.get(pk=row.invoice_id).number == "INV1001"
 
 
-def test_duplicate_order_ids_in_one_job_are_processed_once(tenant):  # type: ignore[no-untyped-def]
+def test_duplicate_order_ids_in_one_job_are_processed_once(tenant):
     factories.orders_store(tenant, factories.INVOICE_ORDER)
 
     job = drive(job_for(tenant, factories.INVOICE_ORDER, factories.INVOICE_ORDER))
@@ -354,7 +354,7 @@ def test_duplicate_order_ids_in_one_job_are_processed_once(tenant):  # type: ign
     assert len(mail.outbox) == 1
 
 
-def test_failed_orders_do_not_consume_numbers_gapless_series(tenant):  # type: ignore[no-untyped-def]
+def test_failed_orders_do_not_consume_numbers_gapless_series(tenant):
     factories.orders_store(tenant, "DEMO-1001", "DEMO-1002", "DEMO-1003")
     factories.gateway_decline(tenant, "DEMO-1001")
 
@@ -363,3 +363,25 @@ def test_failed_orders_do_not_consume_numbers_gapless_series(tenant):  # type: i
     numbers = sorted(Invoice.objects.filter(tenant=tenant, status="ISSUED").values_list("number", flat=True))
     assert numbers == ["INV1001", "INV1002"]
     assert (job.success_count, job.failure_count, job.status) == (2, 2, "DONE")
+
+
+def test_reconciler_redispatches_orders_whose_step_stopped_moving(tenant):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from jobs.services import stuck_job_orders_redispatch
+
+    factories.orders_store(tenant, factories.INVOICE_ORDER, "DEMO-1003")
+    job = job_for(tenant, factories.INVOICE_ORDER, "DEMO-1003")
+    stuck = result(job, factories.INVOICE_ORDER)
+    JobOrder.objects.filter(pk=stuck.pk).update(
+        step="capture", step_started_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    sent = []
+    with mock.patch.dict(STEP_TASKS, {"capture": mock.Mock(delay=sent.append)}):
+        count = stuck_job_orders_redispatch(older_than=dt.timedelta(minutes=10))
+
+    assert count == 1 and sent == [stuck.pk]  # the fresh one is left alone
+    stuck.refresh_from_db()
+    assert stuck.step_started_at > timezone.now() - dt.timedelta(minutes=1)  # not re-sent on every sweep

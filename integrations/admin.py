@@ -1,0 +1,56 @@
+"""Admin for the local backends: stored orders, number series, the local payment gateway."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from integrations.models import GatewayCapture, GatewayTransaction, NumberSeries, StoredOrder
+
+
+@admin.register(StoredOrder)
+class StoredOrderAdmin(admin.ModelAdmin):
+    list_display = ("order_id", "tenant", "invoice_number", "updated_at")
+    list_filter = ("tenant",)
+    search_fields = ("order_id", "invoice_number")
+    list_select_related = ("tenant",)
+    readonly_fields = ("tenant", "order_id", "invoice_number", "created_at", "updated_at")
+    show_full_result_count = False
+
+
+@admin.register(NumberSeries)
+class NumberSeriesAdmin(admin.ModelAdmin):
+    list_display = (
+        "tenant",
+        "name",
+        "pre_text",
+        "number_of_digits",
+        "post_text",
+        "start_value",
+        "max_value",
+        "counter",
+    )
+    readonly_fields = ("counter",)
+
+
+class GatewayCaptureInline(admin.TabularInline):
+    model = GatewayCapture
+    fields = ("created_at", "amount", "successful", "message", "capture_id", "idempotency_key")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(GatewayTransaction)
+class GatewayTransactionAdmin(admin.ModelAdmin):
+    list_display = ("transaction_id", "tenant", "order_id", "authorized_amount", "currency", "decline_reason")
+    list_filter = ("tenant",)
+    search_fields = ("transaction_id", "order_id")
+    readonly_fields = ("tenant", "transaction_id", "order_id", "authorized_amount", "currency", "created_at")
+    fields = (*readonly_fields, "decline_reason")
+    inlines = [GatewayCaptureInline]

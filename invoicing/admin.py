@@ -1,0 +1,103 @@
+"""Admin for tenants and invoices. Issued invoices cannot be edited or deleted here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from invoicing.models import EmailDelivery, Invoice, InvoiceEvent, PaymentCapture, Tenant
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "backend", "active", "legal_name", "vat_id", "created_at")
+    list_filter = ("active", "backend")
+    search_fields = ("code", "name", "legal_name")
+    fieldsets = (
+        (None, {"fields": ("code", "name", "active", "backend")}),
+        (
+            "Seller details on invoices",
+            {
+                "fields": (
+                    "legal_name", ("street", "street_number"), ("zip_code", "city", "country"),
+                    ("vat_id", "tax_number"), ("iban", "bic"), "email_sender", ("phone", "website"),
+                    "logo", "payment_terms",
+                )
+            },
+        ),
+        ("Defaults", {"fields": ("default_language", "default_currency", "time_zone", "prices_include_tax")}),
+    )  # fmt: skip
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> tuple[str, ...]:
+        return ("code",) if obj else ()
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnlyAdmin):
+    list_display = (
+        "number",
+        "tenant",
+        "order_id",
+        "status",
+        "customer_name",
+        "gross_total",
+        "currency",
+        "issue_date",
+        "pdf_link",
+    )
+    list_filter = ("status", "tenant", "issue_date")
+    search_fields = ("number", "order_id", "customer_name", "customer_email")
+    list_select_related = ("tenant",)
+    show_full_result_count = False
+    exclude = ("document",)
+
+    @admin.display(description="PDF")
+    def pdf_link(self, obj: Invoice) -> str:
+        return format_html('<a href="{}">PDF</a>', obj.pdf.url) if obj.pdf else "-"
+
+
+@admin.register(PaymentCapture)
+class PaymentCaptureAdmin(ReadOnlyAdmin):
+    list_display = (
+        "order_id",
+        "tenant",
+        "status",
+        "amount",
+        "currency",
+        "transaction_id",
+        "attempt",
+        "updated_at",
+    )
+    list_filter = ("status", "tenant")
+    search_fields = ("order_id", "transaction_id", "capture_id")
+
+
+@admin.register(EmailDelivery)
+class EmailDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("invoice", "kind", "status", "recipient", "attempts", "sent_at", "error")
+    list_filter = ("status", "kind")
+    search_fields = ("recipient", "invoice__number")
+    list_select_related = ("invoice",)
+
+
+@admin.register(InvoiceEvent)
+class InvoiceEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "tenant", "type", "order_id", "invoice", "actor", "message")
+    list_filter = ("type", "tenant")
+    search_fields = ("order_id", "invoice__number", "message")
+    list_select_related = ("tenant", "invoice")
+    show_full_result_count = False
