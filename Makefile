@@ -29,10 +29,13 @@ lint: install
 bench: install
 	@scripts/with-test-services $(PY) -m pytest benchmarks -p no:cacheprovider -s
 
-# Re-resolve requirements.lock from pyproject.toml (needs the network to PyPI).
+# Re-resolve the locks from pyproject.toml: requirements.lock (with the dev tools, used by
+# make) and requirements-prod.lock (runtime only, used by the Dockerfile).
 lock: install
 	$(PY) -m uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 		--generate-hashes --quiet -o requirements.lock
+	$(PY) -m uv pip compile pyproject.toml --universal --python-version 3.11 \
+		--generate-hashes --quiet -o requirements-prod.lock
 
 clean:
 	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache

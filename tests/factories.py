@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from django.utils import timezone
@@ -18,6 +19,9 @@ from jobs.clients import ALL_SCOPES, api_client_create
 from jobs.models import ApiClient
 
 DEMO_ORDERS = {order["id"]: order for order in demo_sales_orders()}
+DEMO_LOGO_BYTES = (
+    Path(__file__).resolve().parent.parent / "integrations" / "local" / "demo_logo.jpg"
+).read_bytes()
 CARD_ORDER = "DEMO-1001"  # card payment, 19 %, shipping
 INVOICE_ORDER = "DEMO-1002"  # pay by invoice, 19 % + 7 %
 

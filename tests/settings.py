@@ -14,7 +14,7 @@ os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("REDIS_URL", "redis://
 os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"invoice-test-{os.environ['TEST_RUN_ID']}")
 os.environ.setdefault("PUBLIC_BASE_URL", "http://testserver")
 
-from config.settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: F403
 
 EMAIL_BACKEND = os.environ.get("TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 # Client secrets and admin passwords are hashed; the production hasher is slow on purpose.

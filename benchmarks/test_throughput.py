@@ -1,0 +1,94 @@
+"""Figures, not pass/fail thresholds: `make bench` prints them.
+
+- PDF rendering per invoice (1 page, 80 rows)
+- invoice number allocations per second under contention on PostgreSQL
+- a 100-order MANUAL job through one real worker: orders per second, end to end
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from integrations.mapper import sales_order_to_order
+from integrations.ports import Address, Seller
+from invoicing.pdf import render_invoice_pdf
+from invoicing.recalculation import recalculate
+from jobs.services import job_create_manual
+from tests import factories
+from tests.conftest import wait_for_job
+from tests.invoicing.test_numbering import allocate
+
+
+def _timed(fn, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def test_bench_pdf_render():
+    seller = Seller(legal_name="Bench GmbH", address=Address(city="Berlin"), logo=factories.DEMO_LOGO_BYTES)
+    one_page = recalculate(sales_order_to_order(factories.demo_order("DEMO-1001")), seller).with_number(
+        "INV1", None
+    )  # type: ignore[arg-type]
+    long = recalculate(sales_order_to_order(factories.demo_order("DEMO-1008")), seller).with_number(
+        "INV2", None
+    )  # type: ignore[arg-type]
+    render_invoice_pdf(one_page)  # fonts and logo loaded once per process
+    for label, document in (("1 page + logo", one_page), ("40 lines, 3 pages", long)):
+        samples = _timed(lambda d=document: render_invoice_pdf(d), 30)
+        print(f"\nPDF {label}: median {statistics.median(samples):.1f} ms, p95 {sorted(samples)[28]:.1f} ms")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_number_allocation_under_contention():
+    assert connection.vendor == "postgresql"
+    tenant = factories.tenant_make("benchseries")
+    threads, per_thread = 8, 250
+    barrier = threading.Barrier(threads + 1)
+
+    def work() -> None:
+        barrier.wait()
+        for _ in range(per_thread):
+            allocate(tenant)
+        connection.close()
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - start
+    print(
+        f"\n{threads * per_thread} numbers by {threads} threads: {threads * per_thread / elapsed:.0f} per second"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_hundred_order_job_on_one_worker(celery_worker_factory, tmp_path):  # type: ignore[no-untyped-def]
+    tenant = factories.tenant_make("benchshop")
+    ids = {}
+    for copy_no in range(5):
+        ids.update({oid: f"{oid}-{copy_no}" for oid in factories.DEMO_ORDERS})
+        factories.orders_store(
+            tenant, *factories.DEMO_ORDERS, rename={oid: f"{oid}-{copy_no}" for oid in factories.DEMO_ORDERS}
+        )
+    order_ids = [f"{oid}-{n}" for n in range(5) for oid in factories.DEMO_ORDERS]
+    celery_worker_factory(extra_env={"EMAIL_FILE_PATH": str(tmp_path / "mail"), "LOG_LEVEL": "WARNING"})
+
+    start = time.perf_counter()
+    job = job_create_manual(tenant=tenant, order_ids=order_ids)
+    done = wait_for_job(job.pk, timeout=600)
+    elapsed = time.perf_counter() - start
+
+    assert done.success_count == 100, done.failure_count
+    print(f"\n100-order job on one worker (concurrency 2): {elapsed:.1f} s, {100 / elapsed:.1f} orders/s")
