@@ -19,6 +19,14 @@ from tests import factories
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    """Remove the run's scratch directory (media, mails, worker logs) unless asked to keep it."""
+    import shutil
+
+    if os.environ.get("TEST_VAR_DIR_OWNER") == str(os.getpid()) and not os.environ.get("KEEP_TEST_FILES"):
+        shutil.rmtree(os.environ["VAR_DIR"], ignore_errors=True)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _require_postgres(django_db_setup: Any, django_db_blocker: Any) -> None:
     """Locking and redelivery behave differently on SQLite: the suite runs on PostgreSQL only."""

@@ -9,7 +9,10 @@ import tempfile
 import uuid
 
 os.environ.setdefault("TEST_RUN_ID", uuid.uuid4().hex[:10])
-os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix=f"invoice-test-{os.environ['TEST_RUN_ID']}-"))
+if "VAR_DIR" not in os.environ:
+    # removed again at the end of the session (tests/conftest.py); worker processes inherit it
+    os.environ["VAR_DIR"] = tempfile.mkdtemp(prefix=f"invoice-test-{os.environ['TEST_RUN_ID']}-")
+    os.environ["TEST_VAR_DIR_OWNER"] = str(os.getpid())
 os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
 os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"invoice-test-{os.environ['TEST_RUN_ID']}")
 os.environ.setdefault("PUBLIC_BASE_URL", "http://testserver")
