@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
 from django.db import connection
 from django.http import FileResponse, HttpRequest, HttpResponseBase, JsonResponse
-from django.views.decorators.http import require_GET
 
 from jobs.api.errors import error_json
 from jobs.selectors import LinkExpired, LinkInvalid, invoice_from_download_token
+
+
+def require_GET(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Like django.views.decorators.http.require_GET (HEAD too), answering 405 as an ErrorResponse."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if request.method not in ("GET", "HEAD"):
+            answer = error_json(405, f"Method {request.method} is not allowed here.", "Use GET.")
+            answer["Allow"] = "GET, HEAD"
+            return answer
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 @require_GET

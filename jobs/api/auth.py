@@ -79,7 +79,7 @@ class TenantScopePermission(BasePermission):
         if principal.tenant.pk != tenant.pk:
             raise ApiError(403, f"The access token is not valid for tenant '{code}'.")
         needed: set[str] = view.required_scopes.get(request.method, set())
-        granted = set((request.auth.scope or "").split())
+        granted = set((getattr(request.auth, "scope", "") or "").split())
         if needed and not (needed & granted):
             raise ApiError(
                 403,

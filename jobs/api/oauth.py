@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.views import TokenView
 
-from jobs.api.errors import error_body
+from jobs.api.errors import error_body, error_json
 from jobs.models import ApiClient
 
 
@@ -33,9 +33,7 @@ class TenantOAuth2Validator(OAuth2Validator):
         if not super().authenticate_client(request, *args, **kwargs):
             return False
         api_client = _api_client(request.client)
-        if api_client is None or not api_client.tenant.active:
-            return False
-        return True
+        return api_client is not None and api_client.tenant.active
 
     def get_default_scopes(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> list[str]:
         api_client = _api_client(request.client)
@@ -68,7 +66,30 @@ _OAUTH_ERROR_MESSAGES = {
 class EmporixTokenView(TokenView):
     """POST /oauth/token: DOT issues the token; the answer gets the Emporix shape."""
 
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        answer = error_json(405, f"Method {request.method} is not allowed here.", "Use POST.")
+        answer["Allow"] = "POST, OPTIONS"
+        return answer
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        grant_type = request.POST.get("grant_type", "")
+        if grant_type != "client_credentials":
+            # Only client credentials are offered; without this, oauthlib would answer for its other
+            # grant types with their own messages ("missing username"), as if they were supported.
+            detail = (
+                f"grant_type {grant_type!r} is not supported."
+                if request.content_type == "application/x-www-form-urlencoded"
+                else "Send the token request form-encoded (application/x-www-form-urlencoded)."
+            )
+            return JsonResponse(
+                error_body(
+                    400,
+                    _OAUTH_ERROR_MESSAGES["unsupported_grant_type"],
+                    detail,
+                    error="unsupported_grant_type",
+                ),
+                status=400,
+            )
         response = super().post(request, *args, **kwargs)
         try:
             body = json.loads(response.content or b"{}")

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -32,38 +33,73 @@ ORDER_MANAGE = settings.SCOPE_ORDER_MANAGE
 class ErrorResponseSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="A descriptive error message for debugging.")
     code = serializers.CharField(help_text="Original HTTP error code, as a string.")
-    detailInfo = serializers.CharField(help_text="More details about the error (if available).")  # noqa: N815
+    detailInfo = serializers.CharField(help_text="More details about the error (if available).")
 
 
+@extend_schema_serializer(component_name="Job")  # the request component is then "JobRequest"
 class JobRequestSerializer(serializers.Serializer):
-    orderIds = serializers.ListField(  # noqa: N815
+    orderIds = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="Order IDs to invoice (MANUAL jobs)."
     )
-    jobType = serializers.ChoiceField(choices=["AUTOMATIC", "MANUAL"])  # noqa: N815
+    jobType = serializers.ChoiceField(choices=["AUTOMATIC", "MANUAL"])
 
 
 class JobCreationResponseSerializer(serializers.Serializer):
-    jobId = serializers.CharField(help_text="The created job ID.")  # noqa: N815
+    jobId = serializers.CharField(help_text="The created job ID.")
 
 
 class JobOrderResultSerializer(serializers.Serializer):
-    orderId = serializers.CharField(required=False)  # noqa: N815
-    orderStatus = serializers.ChoiceField(choices=["SUCCESS", "FAILURE", "PENDING"], required=False)  # noqa: N815
+    orderId = serializers.CharField(required=False)
+    orderStatus = serializers.ChoiceField(choices=["SUCCESS", "FAILURE", "PENDING"], required=False)
     message = serializers.CharField(required=False)
-    downloadLink = serializers.CharField(required=False, help_text="URL to the generated invoice PDF.")  # noqa: N815
-    invoiceNumber = serializers.CharField(required=False)  # noqa: N815
+    downloadLink = serializers.CharField(required=False, help_text="URL to the generated invoice PDF.")
+    invoiceNumber = serializers.CharField(required=False)
 
 
 class JobStatusResponseSerializer(serializers.Serializer):
-    jobStatus = serializers.ChoiceField(choices=["DONE", "IN_PROGRESS"], required=False)  # noqa: N815
-    jobType = serializers.ChoiceField(choices=["AUTOMATIC", "MANUAL"], required=False)  # noqa: N815
+    jobStatus = serializers.ChoiceField(choices=["DONE", "IN_PROGRESS"], required=False)
+    # not a second enum: drf-spectacular would warn about two names for one choice set
+    status = serializers.CharField(
+        required=False, help_text="The jobStatus again (the published sample's name)."
+    )
+    jobType = serializers.ChoiceField(choices=["AUTOMATIC", "MANUAL"], required=False)
     orders = JobOrderResultSerializer(many=True, required=False)
 
 
+class StoredOrderResponseSerializer(serializers.Serializer):
+    orderId = serializers.CharField()
+    created = serializers.BooleanField(help_text="true: a new order (201); false: an update (200).")
+
+
 TENANT_PARAM = OpenApiParameter(
-    "tenant", str, OpenApiParameter.PATH, description="The tenant that the caller is acting upon (lowercase)."
+    "tenant",
+    {"type": "string", "pattern": "^[a-z][a-z0-9]+$", "minLength": 3, "maxLength": 16},
+    OpenApiParameter.PATH,
+    description="The tenant that the caller is acting upon (lowercase).",
+)
+JOB_ID_PARAM = OpenApiParameter(
+    "jobId", str, OpenApiParameter.PATH, description="Unique identifier of an invoice job."
 )
 ERRORS = {code: ErrorResponseSerializer for code in (400, 401, 403, 404, 415, 500)}
+
+
+class TenantTokenScheme(OpenApiAuthenticationExtension):
+    """Documents the bearer token: OAuth2 client credentials from POST /oauth/token, with scopes."""
+
+    target_class = "jobs.api.auth.TenantTokenAuthentication"
+    name = "oauth2"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        scopes = settings.OAUTH2_PROVIDER["SCOPES"]
+        return {
+            "type": "oauth2",
+            "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": scopes}},
+        }
+
+    def get_security_requirement(self, auto_schema: Any) -> list[dict[str, list[str]]]:
+        # Any one of the view's scopes suffices: one alternative per scope.
+        needed = getattr(auto_schema.view, "required_scopes", {}).get(auto_schema.method, set())
+        return [{self.name: [scope]} for scope in sorted(needed)] or [{self.name: []}]
 
 
 class TenantAPIView(APIView):
@@ -77,7 +113,7 @@ class TenantAPIView(APIView):
 
     @property
     def tenant(self) -> Tenant:
-        return self.request.tenant  # type: ignore[attr-defined,no-any-return]
+        return self.request.tenant  # type: ignore[attr-defined]
 
     def json_object(self, request: Request) -> dict[str, Any]:
         data = request.data
@@ -154,10 +190,11 @@ class JobDetailView(TenantAPIView):
         operation_id="GET-invoice-retrieve-job-and-order",
         summary="Returning a job status and order details",
         tags=["Invoice Jobs"],
-        parameters=[TENANT_PARAM, OpenApiParameter("jobId", str, OpenApiParameter.PATH)],
+        parameters=[TENANT_PARAM, JOB_ID_PARAM],
         responses={200: JobStatusResponseSerializer, **ERRORS},
     )
-    def get(self, request: Request, tenant: str, job_id: str) -> Response:
+    def get(self, request: Request, tenant: str, jobId: str) -> Response:
+        job_id = jobId
         job = selectors.job_for_tenant(tenant=self.tenant, job_id=job_id) if _is_uuid(job_id) else None
         if job is None:
             raise ApiError(404, f"Job {job_id} not found.")
@@ -202,9 +239,15 @@ class OrderDocumentView(TenantAPIView):
         tags=["Local order store"],
         parameters=[TENANT_PARAM, OpenApiParameter("orderId", str, OpenApiParameter.PATH)],
         request={"application/json": {"type": "object", "description": "An Emporix order-v2 salesOrder"}},
-        responses={200: None, 201: None, 400: ErrorResponseSerializer, 409: ErrorResponseSerializer},
+        responses={
+            200: StoredOrderResponseSerializer,
+            201: StoredOrderResponseSerializer,
+            **ERRORS,
+            409: ErrorResponseSerializer,
+        },
     )
-    def put(self, request: Request, tenant: str, order_id: str) -> Response:
+    def put(self, request: Request, tenant: str, orderId: str) -> Response:
+        order_id = orderId
         if self.tenant.backend != Tenant.Backend.LOCAL:
             raise ApiError(
                 409, f"Tenant '{tenant}' reads its orders from {self.tenant.backend}, not the local store."
