@@ -65,7 +65,9 @@ class _Reader:
             if required:
                 self.error(path, "is required")
             return default
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
+        # JSON numbers only: the salesOrder schema types these as numbers, and a string that
+        # happens to parse ("2") usually means the producer has a bug worth hearing about.
+        if isinstance(value, bool) or not isinstance(value, int | float):
             self.error(path, "must be a number")
             return default
         try:

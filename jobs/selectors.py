@@ -23,6 +23,22 @@ def download_link_for(invoice: Invoice, *, base_url: str = "") -> str:
     return base + path
 
 
+def invoice_document_url(invoice: Invoice) -> str:
+    """The stable, token-protected address of the PDF, written back onto the order."""
+    path = reverse(
+        "invoice-document", kwargs={"tenant": invoice.tenant.code, "invoiceNumber": invoice.number}
+    )
+    return (settings.PUBLIC_BASE_URL or "http://localhost:8000") + path
+
+
+def issued_invoice(*, tenant: Tenant, number: str) -> Invoice | None:
+    return (
+        Invoice.objects.filter(tenant=tenant, number=number, status=Invoice.Status.ISSUED)
+        .exclude(pdf="")
+        .first()
+    )
+
+
 class LinkExpired(Exception):
     pass
 

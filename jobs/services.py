@@ -93,10 +93,10 @@ def _run_email(job_order: JobOrder) -> str:
 
 
 def _run_finish(job_order: JobOrder) -> str:
-    from jobs.selectors import download_link_for
+    from jobs.selectors import invoice_document_url
 
     invoice = steps.invoice_of(job_order)
-    steps.invoice_write_back(job_order=job_order, document_url=download_link_for(invoice))
+    steps.invoice_write_back(job_order=job_order, document_url=invoice_document_url(invoice))
     return steps.invoice_summary(invoice, [])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def token_make(api_client: ApiClient, *, scopes: str | None = None, expires_in: 
     """An access token as the token endpoint would issue it (without the HTTP round trip)."""
     token = get_access_token_model().objects.create(
         application=api_client.application,
-        token=f"test-{api_client.pk}-{timezone.now().timestamp()}-{scopes}-{expires_in}",
+        token=f"test-{uuid.uuid4().hex}",
         expires=timezone.now() + dt.timedelta(seconds=expires_in),
         scope=scopes if scopes is not None else api_client.scopes,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.http import FileResponse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
@@ -215,6 +216,34 @@ class JobDetailView(TenantAPIView):
         # `status` repeats `jobStatus`: the published sample uses that name.
         return Response(
             {"jobStatus": job.status, "status": job.status, "jobType": job.job_type, "orders": orders}
+        )
+
+
+class InvoiceDocumentView(TenantAPIView):
+    """GET /invoice/{tenant}/invoices/{invoiceNumber}/document: the PDF, with a bearer token.
+
+    The stable address written back onto the order (`mixins.invoice.invoiceDocument`), unlike
+    the job's downloadLink, which needs no token but expires.
+    """
+
+    required_scopes = {"GET": {MANAGE, READ}}
+
+    @extend_schema(
+        operation_id="GET-invoice-document",
+        summary="Downloading an issued invoice's PDF",
+        tags=["Invoices"],
+        parameters=[TENANT_PARAM, OpenApiParameter("invoiceNumber", str, OpenApiParameter.PATH)],
+        responses={(200, "application/pdf"): bytes, **ERRORS},
+    )
+    def get(self, request: Request, tenant: str, invoiceNumber: str) -> FileResponse:
+        invoice = selectors.issued_invoice(tenant=self.tenant, number=invoiceNumber)
+        if invoice is None:
+            raise ApiError(404, f"Invoice {invoiceNumber} not found.")
+        return FileResponse(
+            invoice.pdf.open("rb"),
+            as_attachment=True,
+            filename=f"invoice-{invoice.number}.pdf",
+            content_type="application/pdf",
         )
 
 

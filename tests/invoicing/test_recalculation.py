@@ -162,3 +162,10 @@ def test_recalculate_payment_note_says_how_it_is_paid():
     transfer = recalculate(sales_order_to_order(factories.demo_order("DEMO-1002")), SELLER)
     assert "nothing left to pay" in card.payment_note
     assert "IBAN DE89370400440532013000" in transfer.payment_note
+
+
+def test_mapper_refuses_numbers_sent_as_strings():
+    document = emporix_example()
+    document["entries"][0]["amount"] = "2"
+    with pytest.raises(OrderDocumentError, match=r"entries\[0\]\.amount: must be a number"):
+        sales_order_to_order(document)
