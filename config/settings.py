@@ -166,6 +166,9 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
         "control_folder": str(_broker_dir / "control"),  # kombu's default is ./control in the cwd
+        # kombu polls the folder, by default once a second; with prefetch 1 that would cap the
+        # embedded mode at a task per second per process. A directory listing is cheap.
+        "polling_interval": 0.1,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {

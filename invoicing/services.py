@@ -211,7 +211,7 @@ def payment_capture(*, job_order: JobOrder) -> str:
     if capture.status == PaymentCapture.Status.NOT_REQUIRED:
         return "no capture needed"
     if capture.status == PaymentCapture.Status.CAPTURED:
-        return f"captured {capture.amount} {capture.currency}"
+        return f"captured {_money(capture)}"
     if capture.status == PaymentCapture.Status.DECLINED:
         raise PermanentError(f"Payment capture declined: {capture.message}")
     gateway = _backends(job_order).payments
@@ -221,7 +221,7 @@ def payment_capture(*, job_order: JobOrder) -> str:
         status = gateway.capture_status(transaction_id=capture.transaction_id)
         if status.captured:
             _capture_done(capture, status.capture_id, "resolved: the gateway had captured it")
-            return f"captured {capture.amount} {capture.currency}"
+            return f"captured {_money(capture)}"
     else:
         # Recorded before the call: if we die inside it, the next run sees UNKNOWN and asks.
         PaymentCapture.objects.filter(pk=capture.pk).update(status=PaymentCapture.Status.UNKNOWN)
@@ -251,10 +251,14 @@ def payment_capture(*, job_order: JobOrder) -> str:
         type="payment_captured",
         order_id=invoice.order_id,
         job_order_id=job_order.pk,
-        message=f"{capture.amount} {capture.currency}",
+        message=_money(capture),
         data={"capture_id": result.capture_id, "transaction_id": capture.transaction_id},
     )
-    return f"captured {capture.amount} {capture.currency}"
+    return f"captured {_money(capture)}"
+
+
+def _money(capture: PaymentCapture) -> str:
+    return f"{round_money(capture.amount or 0, capture.currency)} {capture.currency}"
 
 
 def _capture_done(capture: PaymentCapture, capture_id: str, message: str) -> None:
@@ -446,9 +450,7 @@ def invoice_summary(invoice: Invoice, notes: list[str]) -> str:
     gross = round_money(invoice.gross_total or 0, invoice.currency or "EUR")
     parts = [f"Invoice {invoice.number} created ({gross} {invoice.currency})."]
     if capture and capture.status == PaymentCapture.Status.CAPTURED:
-        parts.append(
-            f"Payment of {round_money(capture.amount or 0, capture.currency)} {capture.currency} captured."
-        )
+        parts.append(f"Payment of {_money(capture)} captured.")
     delivery = invoice.deliveries.filter(kind="invoice").first()
     if delivery is None:
         parts.append("No email sent: the order has no customer email address.")
