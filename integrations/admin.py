@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from integrations.models import GatewayCapture, GatewayTransaction, NumberSeries, StoredOrder
+from integrations.models import Configuration, GatewayCapture, GatewayTransaction, NumberSeries, StoredOrder
 
 
 @admin.register(StoredOrder)
@@ -54,3 +54,10 @@ class GatewayTransactionAdmin(admin.ModelAdmin):
     readonly_fields = ("tenant", "transaction_id", "order_id", "authorized_amount", "currency", "created_at")
     fields = (*readonly_fields, "decline_reason")
     inlines = [GatewayCaptureInline]
+
+
+@admin.register(Configuration)
+class ConfigurationAdmin(admin.ModelAdmin):
+    list_display = ("tenant", "key", "version", "updated_at")
+    list_filter = ("tenant",)
+    search_fields = ("key",)

@@ -29,6 +29,22 @@ class StoredOrder(models.Model):
         return self.order_id
 
 
+class Configuration(models.Model):
+    """A tenant configuration entry, as the Emporix Configuration service keeps them."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="configurations")
+    key = models.CharField(max_length=200)
+    value = models.JSONField()
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="unique_configuration_key")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant.code}/{self.key}"
+
+
 class NumberSeries(models.Model):
     """A counter row per tenant and series, with the Emporix sequence-schema semantics.
 

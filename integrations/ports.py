@@ -8,7 +8,7 @@ backend without the pipeline changing.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
@@ -189,6 +189,17 @@ class OrderSource(Protocol):
         ...
 
 
+class ConfigurationSource(Protocol):
+    """Tenant configuration in the Emporix Configuration-service shape ({key, value, version}).
+
+    Used for `invoiceSettings` (AUTOMATIC jobs) and `cust.notification.email.from`.
+    """
+
+    def get_configuration(self, key: str) -> object | None:
+        """The value stored under `key`, or None when the tenant has none."""
+        ...
+
+
 class NumberSequence(Protocol):
     def next_number(self, *, site_code: str, at: dt.datetime) -> str:
         """Allocate the next invoice number. PermanentError when the series is used up."""
@@ -215,4 +226,4 @@ class Backends:
     numbers: NumberSequence
     seller: SellerSettings
     payments: PaymentGateway
-    extra: dict[str, object] = field(default_factory=dict)
+    configuration: ConfigurationSource

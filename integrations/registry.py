@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from integrations.local.adapters import (
+    LocalConfiguration,
     LocalNumberSequence,
     LocalOrderSource,
     LocalPaymentGateway,
@@ -19,6 +20,7 @@ def backends_for(tenant: Tenant) -> Backends:
             numbers=LocalNumberSequence(tenant),
             seller=LocalSellerSettings(tenant),
             payments=LocalPaymentGateway(tenant),
+            configuration=LocalConfiguration(tenant),
         )
     raise PermanentError(
         f"Backend '{tenant.backend}' of tenant {tenant.code} is not available in this version."

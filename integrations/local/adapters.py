@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 
 from integrations.mapper import sales_order_to_order
-from integrations.models import GatewayCapture, GatewayTransaction, NumberSeries, StoredOrder
+from integrations.models import Configuration, GatewayCapture, GatewayTransaction, NumberSeries, StoredOrder
 from integrations.ports import (
     Address,
     CaptureResult,
@@ -53,6 +53,15 @@ class LocalOrderSource:
             stored.document = document
             stored.invoice_number = invoice_number
             stored.save(update_fields=["document", "invoice_number", "updated_at"])
+
+
+class LocalConfiguration:
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+
+    def get_configuration(self, key: str) -> object | None:
+        entry = Configuration.objects.filter(tenant=self.tenant, key=key).first()
+        return None if entry is None else entry.value
 
 
 class LocalNumberSequence:
@@ -119,6 +128,14 @@ def tenant_logo(tenant: Tenant) -> bytes | None:
             return None
 
 
+SENDER_KEY = "cust.notification.email.from"
+
+
+def _sender(tenant: Tenant) -> str:
+    value = LocalConfiguration(tenant).get_configuration(SENDER_KEY)
+    return value.strip() if isinstance(value, str) else ""
+
+
 class LocalSellerSettings:
     def __init__(self, tenant: Tenant) -> None:
         self.tenant = tenant
@@ -138,7 +155,8 @@ class LocalSellerSettings:
             tax_number=t.tax_number,
             iban=t.iban,
             bic=t.bic,
-            email=t.email_sender or settings.DEFAULT_FROM_EMAIL,
+            # the Emporix key wins, as it does for Emporix tenants; then the tenant's own field
+            email=_sender(t) or t.email_sender or settings.DEFAULT_FROM_EMAIL,
             phone=t.phone,
             website=t.website,
             language=t.default_language,

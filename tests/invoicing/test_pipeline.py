@@ -385,3 +385,22 @@ def test_reconciler_redispatches_orders_whose_step_stopped_moving(tenant):
     assert count == 1 and sent == [stuck.pk]  # the fresh one is left alone
     stuck.refresh_from_db()
     assert stuck.step_started_at > timezone.now() - dt.timedelta(minutes=1)  # not re-sent on every sweep
+
+
+def test_sender_address_comes_from_the_configuration_key_when_set(tenant):
+    from integrations.models import Configuration
+
+    Configuration.objects.create(tenant=tenant, key="cust.notification.email.from", value="shop@acme.example")
+    factories.orders_store(tenant, factories.INVOICE_ORDER)
+
+    drive(job_for(tenant, factories.INVOICE_ORDER))
+
+    assert mail.outbox[0].from_email == "shop@acme.example"
+
+
+def test_sender_address_falls_back_to_the_tenant(tenant):
+    factories.orders_store(tenant, factories.INVOICE_ORDER)
+
+    drive(job_for(tenant, factories.INVOICE_ORDER))
+
+    assert mail.outbox[0].from_email == "billing@acme.example"
