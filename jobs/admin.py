@@ -42,7 +42,11 @@ class InvoiceJobAdmin(admin.ModelAdmin):
     inlines = [JobOrderInline]
     show_full_result_count = False
 
+    # Jobs are records of what happened: viewed here, never edited or deleted.
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
