@@ -10,7 +10,6 @@ Steps raise `integrations.ports.PermanentError` (the order fails with its messag
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 from decimal import Decimal
@@ -444,7 +443,7 @@ def invoice_write_back(*, job_order: JobOrder, document_url: str) -> str:
     return "written back to the order"
 
 
-def invoice_summary(invoice: Invoice, notes: list[str]) -> str:
+def invoice_summary(invoice: Invoice) -> str:
     """The SUCCESS message an API client reads."""
     capture = PaymentCapture.objects.filter(tenant=invoice.tenant_id, order_id=invoice.order_id).first()
     gross = round_money(invoice.gross_total or 0, invoice.currency or "EUR")
@@ -459,7 +458,3 @@ def invoice_summary(invoice: Invoice, notes: list[str]) -> str:
     else:
         parts.append(f"Email to {delivery.recipient} FAILED: {delivery.error}")
     return " ".join(parts)
-
-
-def today_in(tz: str) -> dt.date:
-    return timezone.now().astimezone(ZoneInfo(tz)).date()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from integrations.models import NumberSeries
@@ -52,8 +51,5 @@ def number_series_ensure(
             "max_value": max_value,
         },
     )
-    try:
-        series.full_clean()
-    except ValidationError:
-        raise
+    series.full_clean()
     return series

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from invoicing.admin import ReadOnlyAdmin
 from jobs.models import ApiClient, InvoiceJob, JobOrder
 
 
@@ -23,7 +24,9 @@ class JobOrderInline(admin.TabularInline):
 
 
 @admin.register(InvoiceJob)
-class InvoiceJobAdmin(admin.ModelAdmin):
+class InvoiceJobAdmin(ReadOnlyAdmin):
+    """Jobs are records of what happened: viewed here, never edited or deleted."""
+
     list_display = (
         "id",
         "tenant",
@@ -41,16 +44,6 @@ class InvoiceJobAdmin(admin.ModelAdmin):
                        "requested_by", "created_at", "finished_at")  # fmt: skip
     inlines = [JobOrderInline]
     show_full_result_count = False
-
-    # Jobs are records of what happened: viewed here, never edited or deleted.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(ApiClient)

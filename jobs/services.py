@@ -17,7 +17,6 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from integrations.ports import PermanentError
 from invoicing import services as steps
 from invoicing.models import Tenant
 from jobs.models import InvoiceJob, JobOrder
@@ -97,7 +96,7 @@ def _run_finish(job_order: JobOrder) -> str:
 
     invoice = steps.invoice_of(job_order)
     steps.invoice_write_back(job_order=job_order, document_url=invoice_document_url(invoice))
-    return steps.invoice_summary(invoice, [])
+    return steps.invoice_summary(invoice)
 
 
 STEP_SERVICES: dict[str, Callable[[JobOrder], str]] = {
@@ -210,6 +209,3 @@ def stuck_job_orders_redispatch(*, older_than: dt.timedelta | None = None, limit
     if stuck:
         logger.warning("re-dispatched %d stuck order(s)", len(stuck))
     return len(stuck)
-
-
-__all__ = ["PIPELINE", "PermanentError", "job_create_manual", "step_run"]

@@ -14,7 +14,7 @@ from typing import Any
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError
 
 from integrations.ports import PermanentError, TransientError
 from jobs import services
@@ -55,15 +55,7 @@ def _run_step(task: Task, job_order_id: int, step: str) -> str:
             message=f"{label}: temporary problem, retrying in {delay:.0f} s (attempt {retries + 1}): {reason}",
         )
         raise task.retry(countdown=delay, exc=exc, max_retries=settings.INVOICE_STEP_MAX_RETRIES + 1) from exc
-    except DatabaseError as exc:  # integrity/data errors: a bug or bad data, not worth retrying
-        logger.exception("step %s of job order %s hit a database error", step, job_order_id)
-        services.step_give_up(
-            job_order_id=job_order_id,
-            step=step,
-            reason=f"{label} failed: internal database error ({type(exc).__name__}).",
-        )
-        return "failed"
-    except Exception as exc:
+    except Exception as exc:  # a bug or bad data (integrity errors too): retrying would not help
         logger.exception("step %s of job order %s failed unexpectedly", step, job_order_id)
         services.step_give_up(
             job_order_id=job_order_id,

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from integrations.mapper import OrderDocumentError
 from integrations.services import OrderAlreadyInvoiced, stored_order_upsert
-from invoicing.models import Invoice, Tenant
+from invoicing.models import Tenant
 from jobs import selectors
 from jobs.api.auth import TenantScopePermission, tenant_code_check
 from jobs.api.errors import ApiError
@@ -299,6 +299,3 @@ class OrderDocumentView(TenantAPIView):
             {"orderId": order_id, "created": created},
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
-
-
-__all__ = ["Invoice", "JobCollectionView", "JobDetailView", "OrderDocumentView"]
