@@ -36,8 +36,8 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The embedded default key only serves a local demo; production must set SECRET_KEY.
-SECRET_KEY = os.environ.get("SECRET_KEY", "insecure-local-demo-key-set-SECRET_KEY-in-production")
+# The embedded default only serves a local demo; `manage.py check --deploy` flags it (prefix).
+SECRET_KEY = os.environ.get("SECRET_KEY", "django-insecure-local-demo-key-set-SECRET_KEY-in-production")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # Absolute base of download links when the service sits behind a proxy; else the request's host.

@@ -66,15 +66,19 @@ def job_create_manual(*, tenant: Tenant, order_ids: Sequence[str], requested_by:
 
 
 def job_start(*, job_id: str | uuid.UUID) -> int:
-    """Dispatch the pipeline of every order still at its first step. Safe to repeat."""
+    """Send every order that has not started into the pipeline. Safe to repeat.
+
+    Only never-started orders: a redelivered start_job must not send a second message for a
+    step that is running right now (stuck orders are the reconciler's business).
+    """
     from jobs.tasks import STEP_TASKS
 
-    pending = JobOrder.objects.filter(
-        job_id=uuid.UUID(str(job_id)), status=JobOrder.Status.PENDING
-    ).values_list("pk", "step")
+    not_started = JobOrder.objects.filter(
+        job_id=uuid.UUID(str(job_id)), status=JobOrder.Status.PENDING, step=Step.VALIDATE, attempts=0
+    ).values_list("pk", flat=True)
     count = 0
-    for job_order_id, step in pending.iterator(chunk_size=500):
-        STEP_TASKS[step].delay(job_order_id)
+    for job_order_id in not_started.iterator(chunk_size=500):
+        STEP_TASKS[Step.VALIDATE].delay(job_order_id)
         count += 1
     return count
 

@@ -175,9 +175,6 @@ class LocalPaymentGateway:
         self, *, transaction_id: str, amount: Decimal, currency: str, idempotency_key: str
     ) -> CaptureResult:
         with transaction.atomic():
-            done = GatewayCapture.objects.filter(idempotency_key=idempotency_key).first()
-            if done is not None:  # a repeated request answers what the first one did
-                return CaptureResult(done.successful, done.capture_id, done.message)
             txn = (
                 GatewayTransaction.objects.select_for_update()
                 .filter(tenant=self.tenant, transaction_id=transaction_id)
@@ -185,6 +182,11 @@ class LocalPaymentGateway:
             )
             if txn is None:
                 raise NotFound(f"Payment transaction {transaction_id} not found at the payment gateway.")
+            # Looked up under the transaction's lock: a concurrent request with the same key
+            # has committed by now, and gets the same answer instead of a second capture.
+            done = GatewayCapture.objects.filter(idempotency_key=idempotency_key).first()
+            if done is not None:
+                return CaptureResult(done.successful, done.capture_id, done.message)
             already = txn.captures.filter(successful=True).exists()
             if txn.decline_reason:
                 message = txn.decline_reason

@@ -404,3 +404,57 @@ def test_sender_address_falls_back_to_the_tenant(tenant):
     drive(job_for(tenant, factories.INVOICE_ORDER))
 
     assert mail.outbox[0].from_email == "billing@acme.example"
+
+
+def test_start_job_repeated_sends_only_orders_that_never_started(tenant):
+    from jobs.services import job_start
+
+    factories.orders_store(tenant, factories.INVOICE_ORDER, "DEMO-1003")
+    job = job_for(tenant, factories.INVOICE_ORDER, "DEMO-1003")
+    STEP_TASKS["validate"].apply(args=[result(job, factories.INVOICE_ORDER).pk])  # now at recalculate
+    sent = []
+    spies = {step: mock.Mock(delay=lambda pk, step=step: sent.append((step, pk))) for step in STEP_TASKS}
+    with mock.patch.dict(STEP_TASKS, spies):
+        job_start(job_id=job.pk)  # a redelivered start_job
+
+    assert sent == [("validate", result(job, "DEMO-1003").pk)]  # the started one is left alone
+
+
+@pytest.mark.django_db(transaction=True)
+def test_local_gateway_concurrent_captures_with_one_key_charge_once():
+    import threading
+
+    from django.db import connection
+
+    tenant = factories.tenant_make("racing")
+    factories.orders_store(tenant, factories.CARD_ORDER)
+    from integrations.models import GatewayTransaction
+
+    transaction_id = GatewayTransaction.objects.get(tenant=tenant).transaction_id
+    answers = []
+    barrier = threading.Barrier(4)
+
+    def capture() -> None:
+        try:
+            barrier.wait()
+            answers.append(
+                LocalPaymentGateway(tenant).capture(
+                    transaction_id=transaction_id,
+                    amount=Decimal("179.88"),
+                    currency="EUR",
+                    idempotency_key="k-1",
+                )
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=capture) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert len(answers) == 4
+    assert {a.successful for a in answers} == {True}
+    assert len({a.capture_id for a in answers}) == 1
+    assert GatewayCapture.objects.count() == 1
