@@ -61,7 +61,9 @@ def job_create_manual(*, tenant: Tenant, order_ids: Sequence[str], requested_by:
             for index, order_id in enumerate(distinct)
         )
         job_id = str(job.pk)
-        transaction.on_commit(lambda: start_job.delay(job_id))
+        # robust: if the broker is down the job is still created (and answered with 201); the
+        # error is logged and the reconciler sends the orders once INVOICE_STUCK_AFTER passes.
+        transaction.on_commit(lambda: start_job.delay(job_id), robust=True)
     return job
 
 
@@ -139,7 +141,8 @@ def step_advance(*, job_order_id: int, from_step: str, to_step: str) -> bool:
             pk=job_order_id, status=JobOrder.Status.PENDING, step=from_step
         ).update(step=to_step, attempts=0, step_started_at=timezone.now())
         if moved:
-            transaction.on_commit(lambda: STEP_TASKS[to_step].delay(job_order_id))
+            # robust: a lost hand-off is logged and left to the reconciler, not raised after commit
+            transaction.on_commit(lambda: STEP_TASKS[to_step].delay(job_order_id), robust=True)
     return bool(moved)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from unittest import mock
 
@@ -313,3 +314,29 @@ def test_unhandled_error_creating_is_500_without_details(api, tenant):
     assert_error(response, 500, "Internal server error.")
     assert "secret-42" not in response.content.decode()
     assert "ZeroDivisionError" not in response.content.decode()
+
+
+def test_create_job_with_the_broker_down_still_answers_201_and_keeps_the_job(
+    api, tenant, django_capture_on_commit_callbacks, caplog
+):
+    from kombu.exceptions import OperationalError as BrokerDown
+
+    from jobs.services import stuck_job_orders_redispatch
+
+    with (
+        mock.patch("jobs.tasks.start_job.delay", side_effect=BrokerDown("Connection refused")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = api.post(
+            JOBS_URL.format(tenant="acme"), {"jobType": "MANUAL", "orderIds": ["A-1"]}, format="json"
+        )
+
+    assert response.status_code == 201
+    job = InvoiceJob.objects.get(pk=response.json()["jobId"])
+    assert job.orders.get().status == "PENDING"
+    assert "Connection refused" in caplog.text
+    # once the broker is back, the reconciler sends the order that never started
+    sent = []
+    with mock.patch.dict("jobs.tasks.STEP_TASKS", {"validate": mock.Mock(delay=sent.append)}):
+        stuck_job_orders_redispatch(older_than=dt.timedelta(seconds=-1))
+    assert sent == [job.orders.get().pk]
