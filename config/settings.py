@@ -205,6 +205,19 @@ INVOICE_RETRY_MAX_DELAY = env_int("INVOICE_RETRY_MAX_DELAY", 300)
 # An order whose step has not moved for this long is re-dispatched by the reconciler.
 INVOICE_STUCK_AFTER = env_int("INVOICE_STUCK_AFTER", 600)
 
+# --- Emporix backends ----------------------------------------------------------------------------
+CREDENTIALS_ENCRYPTION_KEYS = env_list("CREDENTIALS_ENCRYPTION_KEYS", [])
+EMPORIX_CONNECT_TIMEOUT = float(os.environ.get("EMPORIX_CONNECT_TIMEOUT", "5"))
+EMPORIX_READ_TIMEOUT = float(os.environ.get("EMPORIX_READ_TIMEOUT", "20"))
+# Tokens are renewed this many seconds before Emporix says they expire.
+EMPORIX_TOKEN_MARGIN = env_int("EMPORIX_TOKEN_MARGIN", 120)
+# Site settings (seller data, logo) are read at most this often per worker process.
+EMPORIX_SITE_CACHE_SECONDS = env_int("EMPORIX_SITE_CACHE_SECONDS", 300)
+EMPORIX_LOGO_MAX_BYTES = env_int("EMPORIX_LOGO_MAX_BYTES", 2 * 1024 * 1024)
+# Schema URL of the invoice mixin written back onto orders (mixins.invoice {invoiceNo,
+# invoiceDocument}). Empty: the schema this service serves itself, under PUBLIC_BASE_URL.
+EMPORIX_INVOICE_MIXIN_SCHEMA_URL = os.environ.get("EMPORIX_INVOICE_MIXIN_SCHEMA_URL", "")
+
 # --- API --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["jobs.api.auth.TenantTokenAuthentication"],

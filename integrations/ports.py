@@ -201,6 +201,10 @@ class ConfigurationSource(Protocol):
 
 
 class NumberSequence(Protocol):
+    # True: next_number runs inside the caller's transaction and rolls back with it (gapless).
+    # False: it calls out (HTTP); the caller reserves the number before issuing.
+    transactional: bool
+
     def next_number(self, *, site_code: str, at: dt.datetime) -> str:
         """Allocate the next invoice number. PermanentError when the series is used up."""
         ...

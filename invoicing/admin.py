@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -11,8 +12,47 @@ from django.utils.html import format_html
 from invoicing.models import EmailDelivery, Invoice, InvoiceEvent, PaymentCapture, Tenant
 
 
+class TenantForm(forms.ModelForm):
+    """The client secret is write-only: typed in, stored encrypted, never shown again."""
+
+    emporix_client_secret = forms.CharField(
+        label="Emporix client secret",
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Leave empty to keep the stored secret. It is stored encrypted and never displayed.",
+    )
+
+    class Meta:
+        model = Tenant
+        fields = "__all__"  # noqa: DJ007 -- the admin's fieldsets choose what is shown
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.emporix_client_secret_encrypted:
+            self.fields["emporix_client_secret"].widget.attrs["placeholder"] = "•••••••• (stored)"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if (
+            data.get("backend") == Tenant.Backend.EMPORIX
+            and not data.get("emporix_client_secret")
+            and not self.instance.emporix_client_secret_encrypted
+        ):
+            self.add_error("emporix_client_secret", "Required for the Emporix backend.")
+        return data
+
+    def save(self, commit: bool = True) -> Tenant:
+        tenant = super().save(commit=False)
+        if self.cleaned_data.get("emporix_client_secret"):
+            tenant.set_emporix_client_secret(self.cleaned_data["emporix_client_secret"])
+        if commit:
+            tenant.save()
+        return tenant
+
+
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
+    form = TenantForm
     list_display = ("code", "name", "backend", "active", "legal_name", "vat_id", "created_at")
     list_filter = ("active", "backend")
     search_fields = ("code", "name", "legal_name")
@@ -29,6 +69,15 @@ class TenantAdmin(admin.ModelAdmin):
             },
         ),
         ("Defaults", {"fields": ("default_language", "default_currency", "time_zone", "prices_include_tax")}),
+        (
+            "Emporix connection (backend 'emporix')",
+            {
+                "fields": (
+                    "emporix_base_url", "emporix_client_id", "emporix_client_secret", "emporix_site_code",
+                    "emporix_number_placeholders",
+                )
+            },
+        ),
     )  # fmt: skip
 
     def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> tuple[str, ...]:

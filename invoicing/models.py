@@ -29,6 +29,24 @@ class Tenant(models.Model):
     active = models.BooleanField(default=True)
     backend = models.CharField(max_length=16, choices=Backend.choices, default=Backend.LOCAL)
 
+    # Connection to the Emporix APIs (backend "emporix"). The secret is stored encrypted
+    # (integrations.credentials) and never shown again.
+    emporix_base_url = models.URLField("Emporix API base URL", blank=True, default="https://api.emporix.io")
+    emporix_client_id = models.CharField("Emporix client id", max_length=200, blank=True)
+    emporix_client_secret_encrypted = models.TextField(blank=True, editable=False)
+    emporix_site_code = models.CharField(
+        "Emporix site code",
+        max_length=100,
+        blank=True,
+        help_text="empty: the order's site, else the default site",
+    )
+    emporix_number_placeholders = models.JSONField(
+        "invoice number placeholders",
+        default=dict,
+        blank=True,
+        help_text='sent with every nextId call, e.g. {"__num__": ""} for the tutorial\'s INV__num__ schema',
+    )
+
     # Seller details printed on every invoice (the local backend's "site settings").
     legal_name = models.CharField(max_length=200, blank=True)
     street = models.CharField(max_length=200, blank=True)
@@ -67,6 +85,28 @@ class Tenant(models.Model):
     def __str__(self) -> str:
         return self.code
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.backend == self.Backend.EMPORIX:
+            missing = {
+                name: "required for the Emporix backend"
+                for name in ("emporix_base_url", "emporix_client_id")
+                if not getattr(self, name)
+            }
+            if missing:
+                raise ValidationError(missing)
+
+    def set_emporix_client_secret(self, secret: str) -> None:
+        from integrations.credentials import encrypt_secret
+
+        self.emporix_client_secret_encrypted = encrypt_secret(secret)
+
+    def emporix_client_secret(self) -> str:
+        from integrations.credentials import decrypt_secret
+
+        return decrypt_secret(self.emporix_client_secret_encrypted)
+
 
 # Length() must be registered for the __length lookup used in the constraint above.
 models.CharField.register_lookup(Length)
@@ -88,6 +128,10 @@ class Invoice(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     # NULL until issued: UNIQUE(tenant, number) must not treat all drafts as one number.
     number = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    # A number fetched from a remote sequence (Emporix) before issuing: kept, so a retried
+    # issue step uses it instead of drawing another one.
+    reserved_number = models.CharField(max_length=100, blank=True)
+    site_code = models.CharField(max_length=100, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     net_total = models.DecimalField(max_digits=18, decimal_places=3, null=True, blank=True)
     tax_total = models.DecimalField(max_digits=18, decimal_places=3, null=True, blank=True)

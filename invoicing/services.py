@@ -160,6 +160,7 @@ def invoice_recalculate(*, job_order: JobOrder) -> str:
             customer_name=document.customer_name,
             customer_email=document.customer_email,
             order_date=document.order_date,
+            site_code=order.site_code,
             updated_at=timezone.now(),
         )
         _plan_capture(invoice, payment, document.gross_total, document.currency)
@@ -288,13 +289,18 @@ def invoice_issue(*, job_order: JobOrder) -> str:
     backends = _backends(job_order)
     tenant = invoice.tenant
     now = timezone.now()
+    if not backends.numbers.transactional and not invoice.reserved_number:
+        # A remote sequence: draw the number outside any lock and keep it on the invoice at once,
+        # so a retry of this step issues the same number instead of drawing another.
+        drawn = backends.numbers.next_number(site_code=invoice.site_code, at=now)
+        Invoice.objects.filter(pk=invoice.pk, reserved_number="").update(reserved_number=drawn)
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if locked.status == Invoice.Status.ISSUED:
             return f"issued {locked.number}"
         document = from_json(locked.document)
         issue_date = now.astimezone(ZoneInfo(document.seller.time_zone)).date()
-        number = backends.numbers.next_number(site_code="", at=now)
+        number = locked.reserved_number or backends.numbers.next_number(site_code=locked.site_code, at=now)
         document = document.with_number(number, issue_date)
         locked.number = number
         locked.status = Invoice.Status.ISSUED
@@ -340,7 +346,7 @@ def invoice_render(*, job_order: JobOrder) -> str:
         return "PDF exists"
     if invoice.status != Invoice.Status.ISSUED:
         raise PermanentError("Internal state error: the invoice is not issued; no PDF was made.")
-    seller = _backends(job_order).seller.get_seller(site_code="")
+    seller = _backends(job_order).seller.get_seller(site_code=invoice.site_code)
     document = from_json(invoice.document, logo=seller.logo)
     pdf = render_invoice_pdf(document)
     name = f"{invoice.tenant.code}/{invoice.number}.pdf"

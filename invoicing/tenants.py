@@ -10,8 +10,10 @@ from integrations.models import NumberSeries
 from invoicing.models import Tenant
 
 
-def tenant_create(*, code: str, name: str, **fields: Any) -> Tenant:
+def tenant_create(*, code: str, name: str, emporix_client_secret: str = "", **fields: Any) -> Tenant:
     tenant = Tenant(code=code, name=name, **fields)
+    if emporix_client_secret:
+        tenant.set_emporix_client_secret(emporix_client_secret)
     tenant.full_clean()
     tenant.save()
     return tenant

@@ -71,6 +71,8 @@ class LocalNumberSequence:
     until that commits, so numbers are gapless and never handed out twice.
     """
 
+    transactional = True
+
     def __init__(self, tenant: Tenant) -> None:
         self.tenant = tenant
 

@@ -1,0 +1,341 @@
+"""The Emporix adapters: the same ports as integrations.local, served by the Emporix APIs.
+
+Facts and quirks they rely on are in docs/emporix-integration.md of the shared folder; the
+paths here are the published ones (order-v2, sequential-id, site, configuration,
+payment-gateway).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from django.conf import settings
+
+from integrations.emporix.client import EmporixClient, UpstreamError, upstream_message
+from integrations.mapper import sales_order_to_order
+from integrations.ports import (
+    Address,
+    CaptureResult,
+    CaptureStatus,
+    NotFound,
+    Order,
+    PermanentError,
+    Seller,
+    TransientError,
+)
+from invoicing.models import Tenant
+from invoicing.money import to_decimal
+from invoicing.numbering import SeriesExhausted
+
+logger = logging.getLogger("integrations.emporix")
+
+SENDER_KEY = "cust.notification.email.from"
+WRITE_BACK_ATTEMPTS = 3
+
+
+def _path(*parts: str) -> str:
+    return "/" + "/".join(quote(part, safe="") for part in parts)
+
+
+class _TTLCache:
+    """A small per-process cache: site settings and logos change rarely, orders arrive in bulk."""
+
+    def __init__(self) -> None:
+        self._data: dict[Any, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            entry = self._data.get(key)
+        return entry[1] if entry and entry[0] > time.monotonic() else None
+
+    def put(self, key: Any, value: Any, ttl: float) -> None:
+        with self._lock:
+            if len(self._data) > 256:
+                self._data.clear()
+            self._data[key] = (time.monotonic() + ttl, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+site_cache = _TTLCache()
+
+
+# --- orders -----------------------------------------------------------------------------------------
+class EmporixOrderSource:
+    def __init__(self, tenant: Tenant, client: EmporixClient) -> None:
+        self.tenant = tenant
+        self.client = client
+
+    def _document(self, order_id: str) -> dict[str, Any]:
+        response = self.client.request(
+            "GET", _path("order-v2", self.tenant.code, "salesorders", order_id), handled=(404,)
+        )
+        if response.status_code == 404:
+            raise NotFound(f"Order {order_id} not found.")
+        return response.json()
+
+    def get_order(self, order_id: str) -> Order:
+        return sales_order_to_order(self._document(order_id), order_id=order_id)
+
+    def mark_invoiced(self, order_id: str, *, invoice_number: str, document_url: str) -> None:
+        """PATCH mixins.invoice onto the order; a 409 (stale version) re-reads and tries again."""
+        path = _path("order-v2", self.tenant.code, "salesorders", order_id)
+        for _attempt in range(WRITE_BACK_ATTEMPTS):
+            document = self._document(order_id)
+            current = ((document.get("mixins") or {}).get("invoice") or {}).get("invoiceNo")
+            if current == invoice_number:
+                return  # written already (a repeated step)
+            body = {
+                "mixins": {"invoice": {"invoiceNo": invoice_number, "invoiceDocument": document_url}},
+                "metadata": {
+                    "mixins": {"invoice": invoice_mixin_schema_url()},
+                    "version": (document.get("metadata") or {}).get("version"),
+                },
+            }
+            response = self.client.request(
+                "PATCH", path, params={"recalculate": "false"}, json=body, handled=(409,)
+            )
+            if response.status_code != 409:
+                return
+            logger.info("order %s changed while writing the invoice back; reading it again", order_id)
+        raise TransientError(
+            f"Order {order_id} kept changing while the invoice number was written back "
+            f"({WRITE_BACK_ATTEMPTS} version conflicts)."
+        )
+
+
+def invoice_mixin_schema_url() -> str:
+    if settings.EMPORIX_INVOICE_MIXIN_SCHEMA_URL:
+        return str(settings.EMPORIX_INVOICE_MIXIN_SCHEMA_URL)
+    base = settings.PUBLIC_BASE_URL or "http://localhost:8000"
+    return f"{base}/{settings.STATIC_URL.strip('/')}/schemas/invoice-mixin.v1.json"
+
+
+# --- invoice numbers ---------------------------------------------------------------------------------
+class EmporixNumberSequence:
+    """nextId of the tenant's active invoiceNoSequence schema.
+
+    Not transactional: the number comes over HTTP, so the pipeline reserves it on the invoice
+    before issuing (a retried step then reuses it). As in Emporix itself, a call that fails
+    after the number was drawn leaves a gap.
+    """
+
+    transactional = False
+
+    def __init__(self, tenant: Tenant, client: EmporixClient) -> None:
+        self.tenant = tenant
+        self.client = client
+
+    def next_number(self, *, site_code: str, at: dt.datetime) -> str:
+        params = {"siteCode": site_code} if site_code else None
+        response = self.client.request(
+            "POST",
+            _path("sequential-id", self.tenant.code, "schemas", "types", "invoiceNoSequence", "nextId"),
+            params=params,
+            json={"placeholders": dict(self.tenant.emporix_number_placeholders or {})},
+            handled=(400, 404, 409),
+        )
+        if response.status_code == 404:
+            raise PermanentError(
+                f"No active invoiceNoSequence schema in Emporix for tenant {self.tenant.code}: "
+                "create and activate one in the Sequential ID service. No number was issued."
+            )
+        if response.status_code == 409:
+            raise SeriesExhausted(
+                f"The Emporix invoiceNoSequence of tenant {self.tenant.code} is used up "
+                f"({upstream_message(response) or 'maxValue exceeded'}). No number was issued."
+            )
+        if response.status_code == 400:
+            raise PermanentError(
+                "Emporix could not generate an invoice number: "
+                f"{upstream_message(response) or 'bad request'} (check the schema's placeholders)."
+            )
+        number = response.json().get("id")
+        if not isinstance(number, str) or not number:
+            raise TransientError("The Emporix Sequential ID service answered without an id.")
+        return number
+
+
+# --- seller (site settings) ---------------------------------------------------------------------------
+class EmporixSellerSettings:
+    def __init__(self, tenant: Tenant, client: EmporixClient) -> None:
+        self.tenant = tenant
+        self.client = client
+
+    def default_site_code(self) -> str:
+        key = ("default-site", self.tenant.pk, self.tenant.emporix_base_url)
+        cached = site_cache.get(key)
+        if cached:
+            return str(cached)
+        sites = self.client.request("GET", _path("site", self.tenant.code, "sites")).json()
+        default = next((s for s in sites if isinstance(s, dict) and s.get("default")), None)
+        if default is None:
+            raise PermanentError(
+                f"Tenant {self.tenant.code} has no default site in Emporix and the order names none."
+            )
+        site_cache.put(key, default["code"], settings.EMPORIX_SITE_CACHE_SECONDS)
+        return str(default["code"])
+
+    def site(self, site_code: str) -> dict[str, Any]:
+        code = site_code or self.tenant.emporix_site_code or self.default_site_code()
+        key = ("site", self.tenant.pk, self.tenant.emporix_base_url, code)
+        cached = site_cache.get(key)
+        if cached is not None:
+            return cached
+        response = self.client.request(
+            "GET",
+            _path("site", self.tenant.code, "sites", code),
+            params={"expand": "mixin:*"},
+            handled=(404,),
+        )
+        if response.status_code == 404:
+            raise PermanentError(f"Site {code} of tenant {self.tenant.code} not found in Emporix.")
+        site: dict[str, Any] = response.json()
+        site_cache.put(key, site, settings.EMPORIX_SITE_CACHE_SECONDS)
+        return site
+
+    def sender(self) -> str:
+        key = ("sender", self.tenant.pk, self.tenant.emporix_base_url)
+        cached = site_cache.get(key)
+        if cached is not None:
+            return str(cached)
+        value = EmporixConfiguration(self.tenant, self.client).get_configuration(SENDER_KEY)
+        sender = value.strip() if isinstance(value, str) else ""
+        site_cache.put(key, sender, settings.EMPORIX_SITE_CACHE_SECONDS)
+        return sender
+
+    def get_seller(self, *, site_code: str) -> Seller:
+        site = self.site(site_code)
+        mixins = site.get("mixins") or {}
+        merchant = mixins.get("merchantInfo") or {}
+        finance = merchant.get("merchantFinanceInfo") or {}
+        shop = mixins.get("generalShopSettings") or {}
+        home = site.get("homeBase") or {}
+        address = home.get("address") or {}
+        logo_url = shop.get("logoUrl") or ""
+        return Seller(
+            legal_name=str(
+                merchant.get("merchantName") or site.get("name") or self.tenant.legal_name or self.tenant.name
+            ),
+            address=Address(
+                street=str(address.get("street") or ""),
+                street_number=str(address.get("streetNumber") or ""),
+                street_appendix=str(address.get("streetAppendix") or ""),
+                zip_code=str(address.get("zipCode") or ""),
+                city=str(address.get("city") or ""),
+                state=str(address.get("state") or ""),
+                country=str(address.get("country") or ""),
+            ),
+            vat_id=str(finance.get("merchantSalesTaxId") or self.tenant.vat_id),
+            tax_number=self.tenant.tax_number,
+            iban=str(finance.get("merchantIban") or self.tenant.iban),
+            bic=str(finance.get("merchantBic") or self.tenant.bic),
+            email=self.sender() or self.tenant.email_sender or settings.DEFAULT_FROM_EMAIL,
+            phone=self.tenant.phone,
+            website=self.tenant.website,
+            language=str(site.get("defaultLanguage") or self.tenant.default_language),
+            time_zone=str(home.get("timezone") or self.tenant.time_zone or "UTC"),
+            logo=logo_bytes(logo_url) if logo_url else None,
+            prices_include_tax=bool(site.get("includesTax", self.tenant.prices_include_tax)),
+            payment_terms=self.tenant.payment_terms,
+        )
+
+
+_logo_session = requests.Session()
+
+
+def logo_bytes(url: str) -> bytes | None:
+    """Download the site's logo once per process (timeout, size limit); None if it cannot be had.
+
+    An invoice without its logo is still an invoice: failures are logged, never raised.
+    """
+    cached = site_cache.get(("logo", url))
+    if cached is not None:
+        return cached or None
+    limit = settings.EMPORIX_LOGO_MAX_BYTES
+    data = b""
+    try:
+        with _logo_session.get(
+            url, timeout=(settings.EMPORIX_CONNECT_TIMEOUT, settings.EMPORIX_READ_TIMEOUT), stream=True
+        ) as response:
+            response.raise_for_status()
+            chunks = []
+            size = 0
+            for chunk in response.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise ValueError(f"larger than {limit} bytes")
+                chunks.append(chunk)
+            data = b"".join(chunks)
+    except (requests.RequestException, ValueError) as exc:
+        logger.warning("logo %s not used: %s", url, exc)
+        data = b""
+    # a failed download is remembered for a minute, so a broken logo does not slow every order
+    site_cache.put(("logo", url), data, settings.EMPORIX_SITE_CACHE_SECONDS if data else 60)
+    return data or None
+
+
+# --- configuration -------------------------------------------------------------------------------------
+class EmporixConfiguration:
+    def __init__(self, tenant: Tenant, client: EmporixClient) -> None:
+        self.tenant = tenant
+        self.client = client
+
+    def get_configuration(self, key: str) -> object | None:
+        response = self.client.request(
+            "GET", _path("configuration", self.tenant.code, "configurations", key), handled=(404,)
+        )
+        if response.status_code == 404:
+            return None
+        body = response.json()
+        return body.get("value") if isinstance(body, dict) else None
+
+
+# --- payments -------------------------------------------------------------------------------------------
+class EmporixPaymentGateway:
+    def __init__(self, tenant: Tenant, client: EmporixClient) -> None:
+        self.tenant = tenant
+        self.client = client
+
+    def capture(
+        self, *, transaction_id: str, amount: Decimal, currency: str, idempotency_key: str
+    ) -> CaptureResult:
+        # The gateway has no idempotency key; never-twice rests on our UNKNOWN handling instead.
+        try:
+            response = self.client.request(
+                "POST",
+                _path("payment-gateway", self.tenant.code, "payment", transaction_id, "capture"),
+                json={"amount": float(amount), "currency": currency},
+            )
+        except UpstreamError as exc:  # 4xx: the gateway refused the request, nothing was captured
+            return CaptureResult(successful=False, message=exc.message)
+        body = response.json()
+        return CaptureResult(
+            successful=bool(body.get("successful")),
+            capture_id=str(body.get("captureId") or ""),
+            message=str(body.get("message") or ""),
+        )
+
+    def capture_status(self, *, transaction_id: str) -> CaptureStatus:
+        response = self.client.request(
+            "GET", _path("payment-gateway", self.tenant.code, "transactions", transaction_id)
+        )
+        for entry in response.json().get("entries") or []:
+            if str(entry.get("type", "")).upper() == "CAPTURE" and entry.get("successful"):
+                amount = (entry.get("amount") or {}).get("amount")
+                return CaptureStatus(
+                    captured=True,
+                    capture_id=str(entry.get("id") or ""),
+                    amount=to_decimal(amount) if amount is not None else None,
+                )
+        return CaptureStatus(captured=False)
