@@ -13,9 +13,22 @@ OpenAPI 3.0 schemas are *almost* JSON Schema Draft 4/7. The differences handled 
 * `example`, `deprecated`, `discriminator`, `x-*` etc. are unknown keywords to jsonschema and are
   ignored, and `format` is not checked (Emporix uses `format: double`, which is not a JSON
   Schema format anyway).
-* Published specs contain mistakes a real API response cannot satisfy; `_SPEC_ERRATA` fixes
-  them by JSON pointer, each with the reason. An erratum whose pointer no longer exists fails
-  loudly so it gets removed once the upstream file is fixed.
+* Published specs contain mistakes a real API response (or a request the real API accepts)
+  cannot satisfy; `_SPEC_ERRATA` fixes them by JSON pointer, each with the reason. A few entries
+  are marked as tightenings instead: a field the spec forgot to require, without which a mock
+  would pass while being useless. An erratum whose pointer no longer exists fails loudly so it
+  gets removed once the upstream file is fixed.
+
+Two levels of checks:
+
+* `validate_against_spec(instance, spec, schema_name)`: one named `components.schemas` entry.
+* `validate_request_body(spec, method, path, body)` / `validate_response_body(spec, method, path,
+  status, body)`: whatever schema the *operation* declares for its request body or for the
+  response of that status, found through the `$ref`s to `components.requestBodies`,
+  `components.responses` and `components.schemas` (or inline), errata applied. An operation,
+  status or schema the spec does not declare is an AssertionError, so a test cannot silently
+  validate nothing; `allow_no_schema=True` accepts a declared request body / response that truly
+  has no schema (a 204, say).
 """
 
 from __future__ import annotations
@@ -24,7 +37,8 @@ import copy
 import functools
 import json
 import os
-from collections.abc import Iterable
+import urllib.parse
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +51,50 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Keywords whose values are data, not schemas: never rewrite inside them.
 _DATA_KEYWORDS = frozenset({"example", "examples", "default", "enum", "const", "required"})
 
-# (pointer into the spec, replacement schema, why). Pointers use JSON Pointer syntax.
-_Erratum = tuple[str, dict[str, Any], str]
+# (pointer into the spec, replacement, why). Pointers use JSON Pointer syntax. The replacement is
+# either the new value or a function that computes it from the (partly patched) raw spec.
+_Replacement = dict[str, Any] | Callable[[Any], Any]
+_Erratum = tuple[str, _Replacement, str]
+
+_ORDER_ITEM_PATH = "/paths/~1order-v2~1{tenant}~1salesorders~1{orderId}"
+
+
+def _deref_raw(spec: Any, node: Any) -> Any:
+    """`node`, or what its local `$ref` chain points to, in a raw (OpenAPI) document."""
+    seen: set[str] = set()
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            raise AssertionError(f"only local $refs are supported, got {ref!r}")
+        if ref in seen:
+            raise AssertionError(f"$ref cycle through {ref}")
+        seen.add(ref)
+        container, key = _resolve_pointer(spec, ref[1:])
+        node = container[key]
+    return node
+
+
+def _without_top_level_required(schema_name: str) -> Callable[[Any], Any]:
+    """`components.schemas.<schema_name>` with the `required` lists of its top level (itself and the
+    parts of its `allOf`, through `$ref`s) removed: the body of a partial update. Nested objects keep
+    theirs (a customer sent in a PATCH still needs an email)."""
+
+    def build(spec: Any) -> Any:
+        def relax(node: Any) -> Any:
+            node = copy.deepcopy(_deref_raw(spec, node))
+            if isinstance(node, dict):
+                node.pop("required", None)
+                if isinstance(node.get("allOf"), list):
+                    node["allOf"] = [relax(part) for part in node["allOf"]]
+            return node
+
+        relaxed = relax({"$ref": f"#/components/schemas/{schema_name}"})
+        relaxed["title"] = f"{schema_name} without top-level required (erratum)"
+        return relaxed
+
+    return build
+
+
 _SPEC_ERRATA: dict[str, list[_Erratum]] = {
     "emporix/orders/order/api-reference/api.yml": [
         (
@@ -71,6 +127,28 @@ _SPEC_ERRATA: dict[str, list[_Erratum]] = {
             "/components/schemas/orderEntryCalculatedPrice/properties/fees/items/allOf/1/properties/name",
             {"$ref": "#/components/schemas/localizedValue"},
             "entries[].calculatedPrice.fees[].name cannot be a string",
+        ),
+        (
+            f"{_ORDER_ITEM_PATH}/patch/requestBody/content/application~1json/schema",
+            _without_top_level_required("orderUpdateDto"),
+            # PATCH ("partial update") reuses PUT's full-document orderUpdateDto, whose
+            # orderCommonDto part requires entries, customer and calculatedPrice. The order
+            # tutorial (orders/order/order.md) PATCHes just {"status": "SHIPPED"} or
+            # {"shipments": [...]}, and the invoice write-back sends only mixins + metadata; as
+            # declared, no partial body could validate. The PATCH body here is orderUpdateDto
+            # without the top-level `required` (nested objects keep theirs); PUT is unchanged.
+            "PATCH salesorders/{orderId} body requires entries/customer/calculatedPrice",
+        ),
+    ],
+    "emporix/utilities/sequential-id/api-reference/api.yml": [
+        (
+            "/components/schemas/NextIdResponse",
+            {"type": "object", "required": ["id"], "properties": {"id": {"type": "string", "minLength": 1}}},
+            # A tightening, not a fix: the spec declares {id: string} with nothing required, so an
+            # empty object would pass as a "201 Created" nextId answer. The id is the whole point
+            # of the call ("The created nextID according to the selected schema"; example
+            # {"id": "B7012562"}), and a mock without one would drift from the real API unnoticed.
+            "NextIdResponse.id is not marked required",
         ),
     ],
 }
@@ -160,7 +238,9 @@ def _resolve_pointer(document: Any, pointer: str) -> tuple[Any, str | int]:
     return node, last
 
 
-def _components(spec_relative_path: str) -> dict[str, Any]:
+@functools.cache
+def _patched_spec(spec_relative_path: str) -> Any:
+    """The raw spec with the errata applied (cached and shared: never modify it)."""
     spec = load_spec(spec_relative_path)
     for pointer, replacement, why in _SPEC_ERRATA.get(spec_relative_path, []):
         try:
@@ -170,8 +250,12 @@ def _components(spec_relative_path: str) -> dict[str, Any]:
                 f"spec erratum for {spec_relative_path} ({why}) no longer applies: {pointer} not found; "
                 "the upstream file changed, review and remove the erratum"
             ) from exc
-        container[key] = copy.deepcopy(replacement)
-    components: dict[str, Any] = _to_json_schema(spec.get("components", {}))
+        container[key] = replacement(spec) if callable(replacement) else copy.deepcopy(replacement)
+    return spec
+
+
+def _components(spec_relative_path: str) -> dict[str, Any]:
+    components: dict[str, Any] = _to_json_schema(_patched_spec(spec_relative_path).get("components", {}))
     return components
 
 
@@ -216,3 +300,213 @@ def validate_against_spec(instance: Any, spec_relative_path: str, schema_name: s
         raise AssertionError(
             f"not a valid {schema_name} per {spec_relative_path} ({len(errors)} problem(s)):\n  {shown}{more}"
         )
+
+
+# --- operations ----------------------------------------------------------------------------------
+_HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_JSON = "application/json"
+_FORM = "application/x-www-form-urlencoded"
+_MAX_MESSAGE = 300  # jsonschema repeats whole instances in some messages; a salesOrder is long
+
+
+def _template_key(path: str) -> str:
+    """`/a/{x}/b` and `/a/{y}/b` name the same path (parameter names do not matter)."""
+    return "/".join("{}" if part.startswith("{") and part.endswith("}") else part for part in path.split("/"))
+
+
+def _operation(spec_relative_path: str, method: str, path_template: str) -> tuple[Any, dict[str, Any], str]:
+    """(patched spec, operation object, 'METHOD /path' as declared) or an AssertionError."""
+    spec = _patched_spec(spec_relative_path)
+    paths: dict[str, Any] = spec.get("paths") or {}
+    declared = path_template if path_template in paths else None
+    if declared is None:
+        same = [p for p in paths if _template_key(p) == _template_key(path_template)]
+        if len(same) == 1:
+            declared = same[0]
+    if declared is None:
+        near = [p for p in paths if p.split("/")[:3] == path_template.split("/")[:3]] or list(paths)
+        raise AssertionError(
+            f"{spec_relative_path} declares no path {path_template}; it has:\n  " + "\n  ".join(near)
+        )
+    item = _deref_raw(spec, paths[declared])
+    operation = item.get(method.lower())
+    if not isinstance(operation, dict):
+        methods = [m.upper() for m in _HTTP_METHODS if m in item]
+        raise AssertionError(
+            f"{spec_relative_path} declares no {method.upper()} {declared} (only {', '.join(methods) or 'nothing'})"
+        )
+    return spec, operation, f"{method.upper()} {declared}"
+
+
+def _pick_media_type(content: dict[str, Any], wanted: str | None, preferred: tuple[str, ...]) -> str | None:
+    if wanted is not None:
+        return wanted if wanted in content else None
+    for media_type in preferred:
+        if media_type in content:
+            return media_type
+    for media_type in content:  # e.g. application/problem+json, */*
+        if media_type.endswith(("/json", "+json")) or media_type == "*/*":
+            return media_type
+    return None
+
+
+def _ref_name(node: Any) -> str | None:
+    if isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        return str(node["$ref"]).removeprefix("#/").replace("/", ".")
+    return None
+
+
+@functools.cache
+def _operation_schema(
+    spec_relative_path: str, method: str, path_template: str, status: str | None, media_type: str | None
+) -> tuple[Draft7Validator | None, str, str, str | None]:
+    """(validator or None if no schema is declared, what the body is, where its schema comes from,
+    the media type chosen).
+
+    `status` None means the request body. Raises AssertionError when the operation or the status
+    is not declared at all.
+    """
+    spec, operation, declared = _operation(spec_relative_path, method, path_template)
+    trail: list[str] = []
+    if status is None:
+        what = f"request body of {declared}"
+        container = operation.get("requestBody")
+        if container is None:
+            return None, what, "the operation declares no requestBody", None
+        preferred: tuple[str, ...] = (_JSON, _FORM)
+    else:
+        responses = {str(code): value for code, value in (operation.get("responses") or {}).items()}
+        code = next(
+            (c for c in (status, f"{status[:1]}XX", f"{status[:1]}xx", "default") if c in responses), None
+        )
+        if code is None:
+            raise AssertionError(
+                f"{spec_relative_path} declares no {status} response for {declared} "
+                f"(declared: {', '.join(responses) or 'none'})"
+            )
+        what = f"{status} response of {declared}" + ("" if code == status else f" (declared as {code})")
+        container = responses[code]
+        preferred = (_JSON,)
+    if (name := _ref_name(container)) is not None:
+        trail.append(name)
+    container = _deref_raw(spec, container)
+    content: dict[str, Any] = container.get("content") or {}
+    chosen = _pick_media_type(content, media_type, preferred)
+    if chosen is None:
+        wanted = media_type or " or ".join(preferred)
+        declared_types = ", ".join(content) or "no content at all"
+        return None, what, f"no {wanted} content is declared ({declared_types})", None
+    schema = content[chosen].get("schema") if isinstance(content[chosen], dict) else None
+    if schema is None:
+        return None, what, f"{chosen} is declared without a schema", chosen
+    title = schema.get("title") if isinstance(schema, dict) else None
+    trail.append(_ref_name(schema) or (f"inline schema {title!r}" if title else "inline schema"))
+    root = {
+        "$ref": "#/x-operation-schema",
+        "x-operation-schema": _to_json_schema(schema),
+        "components": _components(spec_relative_path),
+    }
+    Draft7Validator.check_schema(root)
+    source = f"{chosen}: {' -> '.join(trail)}"
+    return Draft7Validator(root), f"{what} [{chosen}]", source, chosen
+
+
+def _decode(body: Any, form: bool) -> Any:
+    """A raw HTTP body (str/bytes, as `responses` records it) as the document it encodes."""
+    if isinstance(body, bytes | bytearray):
+        body = bytes(body).decode("utf-8")
+    if not isinstance(body, str):
+        return body
+    if form:
+        return dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise AssertionError(f"the body is not JSON ({exc}): {body[:200]!r}") from exc
+
+
+def _validate_operation_body(
+    spec_relative_path: str,
+    method: str,
+    path_template: str,
+    status: str | None,
+    body: Any,
+    *,
+    media_type: str | None,
+    allow_no_schema: bool,
+) -> Any:
+    validator, what, source, chosen = _operation_schema(
+        spec_relative_path, method, path_template, status, media_type
+    )
+    if validator is None:
+        if allow_no_schema:
+            return body  # nothing to decode against: the caller knows what the body is
+        raise AssertionError(
+            f"{spec_relative_path} declares no schema for the {what}: {source}. Nothing would be "
+            "validated; pass allow_no_schema=True if the spec truly has none."
+        )
+    instance = _decode(body, form=chosen == _FORM)
+    errors = sorted({_describe(error) for error in validator.iter_errors(instance)})
+    if errors:
+        shown = "\n  ".join(e if len(e) <= _MAX_MESSAGE else f"{e[:_MAX_MESSAGE]}..." for e in errors[:50])
+        more = f"\n  ... and {len(errors) - 50} more" if len(errors) > 50 else ""
+        raise AssertionError(
+            f"not a valid {what} per {spec_relative_path} ({source}), "
+            f"{len(errors)} problem(s):\n  {shown}{more}"
+        )
+    return instance
+
+
+def validate_request_body(
+    spec_relative_path: str,
+    method: str,
+    path_template: str,
+    body: Any,
+    *,
+    media_type: str | None = None,
+    allow_no_schema: bool = False,
+) -> Any:
+    """Assert `body` is what the operation `<method> <path_template>` accepts; returns the body.
+
+    `path_template` is the spec's key, e.g. "/order-v2/{tenant}/salesorders/{orderId}" (parameter
+    names may differ). The schema is the requestBody's `application/json` one, else its
+    `application/x-www-form-urlencoded` one (the OAuth token call), unless `media_type` picks one.
+    `body` is the document (dict/list/...) or the raw HTTP body (str/bytes), which is decoded as
+    JSON or as a form per the media type; the decoded document is returned.
+    """
+    return _validate_operation_body(
+        spec_relative_path,
+        method,
+        path_template,
+        None,
+        body,
+        media_type=media_type,
+        allow_no_schema=allow_no_schema,
+    )
+
+
+def validate_response_body(
+    spec_relative_path: str,
+    method: str,
+    path_template: str,
+    status: int | str,
+    body: Any,
+    *,
+    media_type: str | None = None,
+    allow_no_schema: bool = False,
+) -> Any:
+    """Assert `body` is what the operation answers with `status`; returns the (decoded) body.
+
+    The response is the one declared for the exact code, else for its range ("4XX"), else
+    "default". Its schema is the `application/json` one unless `media_type` picks another.
+    With `allow_no_schema=True` and no schema declared, `body` is returned as given, unchecked.
+    """
+    return _validate_operation_body(
+        spec_relative_path,
+        method,
+        path_template,
+        str(status),
+        body,
+        media_type=media_type,
+        allow_no_schema=allow_no_schema,
+    )

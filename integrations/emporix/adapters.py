@@ -95,12 +95,13 @@ class EmporixOrderSource:
             current = ((document.get("mixins") or {}).get("invoice") or {}).get("invoiceNo")
             if current == invoice_number:
                 return  # written already (a repeated step)
+            metadata: dict[str, Any] = {"mixins": {"invoice": invoice_mixin_schema_url()}}
+            version = (document.get("metadata") or {}).get("version")
+            if isinstance(version, int):  # optimistic locking: a stale version answers 409
+                metadata["version"] = version
             body = {
                 "mixins": {"invoice": {"invoiceNo": invoice_number, "invoiceDocument": document_url}},
-                "metadata": {
-                    "mixins": {"invoice": invoice_mixin_schema_url()},
-                    "version": (document.get("metadata") or {}).get("version"),
-                },
+                "metadata": metadata,
             }
             response = self.client.request(
                 "PATCH", path, params={"recalculate": "false"}, json=body, handled=(409,)
