@@ -22,6 +22,22 @@ def backends_for(tenant: Tenant) -> Backends:
             payments=LocalPaymentGateway(tenant),
             configuration=LocalConfiguration(tenant),
         )
-    raise PermanentError(
-        f"Backend '{tenant.backend}' of tenant {tenant.code} is not available in this version."
-    )
+    if tenant.backend == Tenant.Backend.EMPORIX:
+        from integrations.emporix.adapters import (
+            EmporixConfiguration,
+            EmporixNumberSequence,
+            EmporixOrderSource,
+            EmporixPaymentGateway,
+            EmporixSellerSettings,
+        )
+        from integrations.emporix.client import EmporixClient
+
+        client = EmporixClient(tenant)  # one token cache entry and session for all five
+        return Backends(
+            orders=EmporixOrderSource(tenant, client),
+            numbers=EmporixNumberSequence(tenant, client),
+            seller=EmporixSellerSettings(tenant, client),
+            payments=EmporixPaymentGateway(tenant, client),
+            configuration=EmporixConfiguration(tenant, client),
+        )
+    raise PermanentError(f"Tenant {tenant.code} has an unknown backend '{tenant.backend}'.")

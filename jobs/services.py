@@ -154,14 +154,30 @@ def step_note_retry(*, job_order_id: int, message: str) -> None:
 
 
 def step_give_up(*, job_order_id: int, step: str, reason: str) -> None:
-    """Retries ran out (or a permanent fault): fail the order, unless only the email failed."""
+    """Retries ran out (or a permanent fault): fail the order, unless the invoice already stands.
+
+    Once issued (and paid), an invoice is the result: a failed email or write-back is reported
+    in the message of a SUCCESS, not turned into a FAILURE that a retry could never fix.
+    """
     job_order = JobOrder.objects.select_related("job__tenant").filter(pk=job_order_id).first()
     if job_order is None or job_order.status != JobOrder.Status.PENDING:
         return
     if step == Step.EMAIL and job_order.invoice_id:
-        # The invoice is issued and paid: it stands. The failed email is reported, not the invoice.
         steps.email_give_up(job_order=job_order, reason=reason)
         step_advance(job_order_id=job_order_id, from_step=step, to_step=Step.FINISH)
+        return
+    if step == Step.FINISH and job_order.invoice_id:
+        invoice = steps.invoice_of(job_order)
+        steps.event_record(
+            tenant_id=invoice.tenant_id,
+            type="write_back_failed",
+            order_id=invoice.order_id,
+            invoice=invoice,
+            job_order_id=job_order.pk,
+            message=reason,
+        )
+        message = f"{steps.invoice_summary(invoice)} Writing the invoice back onto the order FAILED: {reason}"
+        job_order_finish(job_order_id=job_order_id, status=JobOrder.Status.SUCCESS, message=message)
         return
     job_order_finish(job_order_id=job_order_id, status=JobOrder.Status.FAILURE, message=reason)
 

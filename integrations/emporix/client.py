@@ -143,7 +143,8 @@ class EmporixClient:
             expires_in = int(body.get("expires_in") or 3600)
         except (ValueError, KeyError, TypeError) as exc:
             raise TransientError("Emporix OAuth answered without a usable access token.") from exc
-        lifetime = max(1, expires_in - settings.EMPORIX_TOKEN_MARGIN)
+        # a token living less than the margin is used for this request only, never reused
+        lifetime = max(0, expires_in - settings.EMPORIX_TOKEN_MARGIN)
         return _Token(value=value, expires_at=time.monotonic() + lifetime, scope=str(body.get("scope") or ""))
 
     # --- requests ---------------------------------------------------------------------------------
