@@ -26,3 +26,16 @@ if _spec:
         return _original(job_order)
 
     services.STEP_SERVICES[_step] = _slow
+
+# INVOICE_TEST_FAKE_EMPORIX=<log file>: this worker talks to a fake Emporix (the HTTP boundary
+# mocked with `responses`, as in the in-process tests); every call is logged to that file.
+# Run such a worker with --concurrency 1: the fake's state lives in the one child process.
+_fake_log = os.environ.get("INVOICE_TEST_FAKE_EMPORIX", "")
+if _fake_log:
+    import responses
+
+    from tests.integrations.emporix_fake import FakeEmporix
+
+    _mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+    _mock.start()
+    FAKE_EMPORIX = FakeEmporix(_mock, log_path=_fake_log)

@@ -172,3 +172,57 @@ def test_e2e_worker_killed_mid_step_finishes_after_redelivery(
     assert GatewayCapture.objects.filter(successful=True).count() == 1
     assert len(mails(mail_dir)) == 1
     print(f"\nredelivered and finished {recovered_in:.1f} s after the worker was killed")
+
+
+def test_e2e_emporix_tenant_invoices_its_orders_through_a_real_worker(celery_worker_factory, tmp_path):
+    """The HTTP boundary to Emporix is mocked inside the worker (tests/e2e_hooks.py)."""
+    import json
+
+    from integrations.emporix.client import clear_token_cache
+    from invoicing.models import Tenant
+    from tests.integrations import emporix_payloads as payloads
+
+    clear_token_cache()
+    tenant = factories.tenant_make(
+        "shop",
+        backend=Tenant.Backend.EMPORIX,
+        emporix_base_url=payloads.BASE_URL,
+        emporix_client_id="invoice-service",
+        emporix_client_secret="s3cr3t",
+        emporix_number_placeholders={"__num__": ""},
+    )
+    client_, _ = factories.api_client_make(tenant)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {factories.token_make(client_)}")
+    calls_log = tmp_path / "emporix-calls.jsonl"
+    mail_dir = tmp_path / "mail"
+    celery_worker_factory(
+        "emporix",
+        concurrency=1,
+        extra_env={"INVOICE_TEST_FAKE_EMPORIX": str(calls_log), "EMAIL_FILE_PATH": str(mail_dir)},
+    )
+    order_ids = payloads.demo_order_ids()
+
+    job_id = post_job(api, order_ids)
+    wait_for_job(job_id, timeout=180)
+
+    body = api.get(f"/invoice/shop/jobs/invoices/{job_id}").json()
+    assert {o["orderStatus"] for o in body["orders"]} == {"SUCCESS"}, [o["message"] for o in body["orders"]]
+    assert sorted(o["invoiceNumber"] for o in body["orders"]) == [f"INV{n}" for n in range(1001, 1021)]
+    calls = [json.loads(line) for line in calls_log.read_text().splitlines()]
+    by_op: dict[str, list[dict]] = {}
+    for call in calls:
+        by_op.setdefault(call["op"], []).append(call)
+    card_orders = [oid for oid in order_ids if payloads.card_transaction_id(oid)]
+    captured = sorted(c["url"].rsplit("/", 2)[-2] for c in by_op["capture"])
+    assert captured == sorted(payloads.card_transaction_id(oid) for oid in card_orders)  # once each
+    assert len(by_op["next_id"]) == 20
+    patched = {
+        c["url"].split("/salesorders/")[1].split("?")[0]: json.loads(c["body"]) for c in by_op["patch_order"]
+    }
+    assert set(patched) == set(order_ids)
+    assert {p_["mixins"]["invoice"]["invoiceNo"] for p_ in patched.values()} == {
+        o["invoiceNumber"] for o in body["orders"]
+    }
+    assert len(by_op["token"]) == 1  # one token for the whole job
+    assert len(mails(mail_dir)) == 20

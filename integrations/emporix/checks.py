@@ -107,6 +107,24 @@ def tenant_connection_checks(tenant: Tenant) -> list[Check]:
         active = [s for s in schemas if isinstance(s, dict) and s.get("active")]
         if active:
             schema = active[0]
+            unfilled = [
+                name
+                for name, spec in (schema.get("placeholders") or {}).items()
+                if isinstance(spec, dict)
+                and spec.get("required")
+                and not spec.get("default")
+                and not spec.get("sitePath")
+                and name not in (tenant.emporix_number_placeholders or {})
+            ]
+            if unfilled:
+                checks.append(
+                    Check(
+                        "number placeholders",
+                        False,
+                        f"the schema requires {', '.join(unfilled)}, which the tenant does not send: every nextId "
+                        f'would answer 400. Set the tenant\'s placeholders, e.g. {{"{unfilled[0]}": ""}}',
+                    )
+                )
             checks.append(
                 Check(
                     "invoice numbers",

@@ -59,6 +59,7 @@ class FakeEmporix:
         self.site = p.site(logo_url=LOGO_URL, includes_tax=False)  # the demo orders are net-priced
         self.sender = "invoices@nordlicht.example"
         self.schema_active = True
+        self.scopes: tuple[str, ...] = p.DEFAULT_SCOPES  # what the API key's tokens grant
         self.concurrent_updates = 0  # this many PATCHes find the order changed by someone else
         self.log_path = log_path
         self._lock = threading.Lock()
@@ -156,7 +157,7 @@ class FakeEmporix:
         p.TOKEN.check_request(request.body)
         token = f"tok-{len(self.tokens) + len(self.calls)}"
         self.tokens.add(token)
-        return 200, p.token(access_token=token, tenant=self.tenant)
+        return 200, p.token(access_token=token, scopes=self.scopes, tenant=self.tenant)
 
     def _get_order(self, request: requests.PreparedRequest, order_id: str) -> tuple[int, Any]:
         order = self.orders.get(order_id)
