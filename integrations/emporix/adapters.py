@@ -210,7 +210,14 @@ class EmporixSellerSettings:
         cached = site_cache.get(key)
         if cached is not None:
             return str(cached)
-        value = EmporixConfiguration(self.tenant, self.client).get_configuration(SENDER_KEY)
+        try:
+            value = EmporixConfiguration(self.tenant, self.client).get_configuration(SENDER_KEY)
+        except UpstreamError as exc:
+            # e.g. 403 without configuration.configuration_view: the tenant's own sender will do
+            logger.warning(
+                "sender address of tenant %s not readable, using the tenant's: %s", self.tenant.code, exc
+            )
+            value = None
         sender = value.strip() if isinstance(value, str) else ""
         site_cache.put(key, sender, settings.EMPORIX_SITE_CACHE_SECONDS)
         return sender
