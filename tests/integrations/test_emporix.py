@@ -462,3 +462,9 @@ def test_job_write_back_failing_for_good_reports_it_on_the_issued_invoice(shop, 
     assert "Writing the invoice back onto the order FAILED" in result.message
     assert "answered 403" in result.message
     assert InvoiceEvent.objects.filter(type="write_back_failed", order_id=BY_INVOICE).exists()
+
+
+def test_seller_sender_unreadable_for_lack_of_scope_falls_back_and_invoicing_goes_on(shop, fake):
+    fake.fail("get_configuration", 403)
+    seller = EmporixSellerSettings(shop, client(shop)).get_seller(site_code="main")
+    assert seller.email == "billing@shop.example"
