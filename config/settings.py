@@ -202,6 +202,8 @@ INVOICE_DOWNLOAD_LINK_TTL = env_int("INVOICE_DOWNLOAD_LINK_TTL", 7 * 24 * 3600) 
 INVOICE_STEP_MAX_RETRIES = env_int("INVOICE_STEP_MAX_RETRIES", 5)
 INVOICE_RETRY_BASE_DELAY = env_int("INVOICE_RETRY_BASE_DELAY", 5)
 INVOICE_RETRY_MAX_DELAY = env_int("INVOICE_RETRY_MAX_DELAY", 300)
+# AUTOMATIC jobs read the matching orders this many at a time (Emporix pageSize).
+INVOICE_AUTOMATIC_PAGE_SIZE = env_int("INVOICE_AUTOMATIC_PAGE_SIZE", 100)
 # An order whose step has not moved for this long is re-dispatched by the reconciler.
 INVOICE_STUCK_AFTER = env_int("INVOICE_STUCK_AFTER", 600)
 

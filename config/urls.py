@@ -5,13 +5,24 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from invoicing.views import health, invoice_download
 from jobs.api.docs import OfflineRedocView
 from jobs.api.oauth import EmporixTokenView
-from jobs.api.views import InvoiceDocumentView, JobCollectionView, JobDetailView, OrderDocumentView
+from jobs.api.views import (
+    InvoiceDocumentView,
+    InvoiceSettingsView,
+    JobCollectionView,
+    JobDetailView,
+    OrderDocumentView,
+)
 
 urlpatterns = [
     path("invoice/<str:tenant>/jobs/invoices", JobCollectionView.as_view(), name="invoice-jobs"),
     # Path parameter names as in the contract ({jobId}): drf-spectacular documents the URL's names.
     path("invoice/<str:tenant>/jobs/invoices/<str:jobId>", JobDetailView.as_view(), name="invoice-job"),
     path("invoice/<str:tenant>/orders/<str:orderId>", OrderDocumentView.as_view(), name="local-order"),
+    path(
+        "invoice/<str:tenant>/configurations/invoiceSettings",
+        InvoiceSettingsView.as_view(),
+        name="invoice-settings",
+    ),
     path(
         "invoice/<str:tenant>/invoices/<str:invoiceNumber>/document",
         InvoiceDocumentView.as_view(),

@@ -344,9 +344,10 @@ def sales_order_to_order(doc: Any, *, order_id: str | None = None) -> Order:
     mixins = _optional_object(doc, "mixins")
     general = _optional_object(mixins, "generalAttributes")
     invoice_mixin = _optional_object(mixins, "invoice")
-    delivery_date = _date(
+    window_date = _date(
         _optional_object(doc, "deliveryWindow").get("deliveryDate"), "deliveryWindow.deliveryDate", reader
-    ) or _date(
+    )
+    delivery_time = _datetime(
         _optional_object(mixins, "deliveryTime").get("deliveryDate"),
         "mixins.deliveryTime.deliveryDate",
         reader,
@@ -374,7 +375,9 @@ def sales_order_to_order(doc: Any, *, order_id: str | None = None) -> Order:
         stated_gross=final["gross"],
         stated_tax_totals=tuple(tax_totals),
         payments=tuple(payments),
-        delivery_date=delivery_date,
+        delivery_date=window_date or (delivery_time.astimezone(dt.UTC).date() if delivery_time else None),
+        delivery_window_date=window_date,
+        delivery_time=delivery_time,
         existing_invoice_number=str(invoice_mixin.get("invoiceNo") or ""),
         version=version if isinstance(version, int) else None,
     )

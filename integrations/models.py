@@ -19,11 +19,22 @@ class StoredOrder(models.Model):
     document = models.JSONField(help_text="the Emporix order-v2 salesOrder document")
     # written back after invoicing, like Emporix's mixins.invoice {invoiceNo, invoiceDocument}
     invoice_number = models.CharField(max_length=100, blank=True)
+    # What AUTOMATIC jobs select on, copied out of the document when it is stored (indexed).
+    status = models.CharField(max_length=20, blank=True)
+    extended_status = models.CharField(max_length=20, blank=True)
+    delivery_window_date = models.DateField(null=True, blank=True)  # deliveryWindow.deliveryDate
+    delivery_time = models.DateTimeField(null=True, blank=True)  # mixins.deliveryTime.deliveryDate
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "order_id"], name="unique_stored_order")]
+        indexes = [
+            # keyset pages of not-yet-invoiced orders of a tenant, in id order
+            models.Index(
+                fields=["tenant", "id"], name="storedorder_open_idx", condition=models.Q(invoice_number="")
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.order_id

@@ -137,7 +137,10 @@ class Order:
     stated_gross: Decimal
     stated_tax_totals: tuple[TaxTotal, ...]
     payments: tuple[Payment, ...] = ()
-    delivery_date: dt.date | None = None
+    delivery_date: dt.date | None = None  # printed on the invoice: the window's date, else the mixin's
+    # Both delivery-date fields as the order has them; AUTOMATIC jobs use the tenant's choice.
+    delivery_window_date: dt.date | None = None  # deliveryWindow.deliveryDate (a date)
+    delivery_time: dt.datetime | None = None  # mixins.deliveryTime.deliveryDate (a date-time)
     existing_invoice_number: str = ""  # mixins.invoice.invoiceNo, if the order says it is invoiced
     version: int | None = None  # metadata.version, for optimistic updates
 
@@ -179,7 +182,35 @@ class CaptureStatus:
 
 
 # --- the ports ---------------------------------------------------------------------------------
+DELIVERY_WINDOW_DATE = "deliveryWindow.deliveryDate"
+DELIVERY_TIME_MIXIN = "mixins.deliveryTime.deliveryDate"
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    """Which orders an AUTOMATIC job invoices (the tenant's invoiceSettings, made concrete)."""
+
+    statuses: tuple[str, ...]
+    extended_statuses: tuple[str, ...]  # empty: any extended status
+    delivered_by: dt.datetime  # delivery date at or before this moment (now - threshold)
+    delivery_field: str  # DELIVERY_WINDOW_DATE or DELIVERY_TIME_MIXIN
+    time_zone: str  # a date-only delivery date counts from the start of that day here
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    order_ids: tuple[str, ...]
+    cursor: dict[str, object] | None  # where the next page starts; None when this was the last
+    total: int | None = None  # how many match, when the source says (X-Total-Count)
+
+
 class OrderSource(Protocol):
+    def find_orders(
+        self, query: OrderQuery, *, cursor: dict[str, object] | None, page_size: int
+    ) -> OrderPage:
+        """One page of orders matching the query and not invoiced, in a stable order."""
+        ...
+
     def get_order(self, order_id: str) -> Order:
         """Raises NotFound when there is no such order."""
         ...

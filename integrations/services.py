@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from integrations.mapper import sales_order_to_order
-from integrations.models import GatewayTransaction, StoredOrder
+from integrations.models import Configuration, GatewayTransaction, StoredOrder
 from integrations.ports import Order
 from invoicing.models import Invoice, Tenant
 
@@ -32,6 +32,16 @@ def invoiced_content(order: Order) -> dict[str, Any]:
         "stated_gross",
     )
     return {name: dataclasses.asdict(order)[name] for name in keep}
+
+
+def selection_columns(order: Order) -> dict[str, Any]:
+    """What AUTOMATIC jobs select stored orders on, kept in indexed columns."""
+    return {
+        "status": order.status[:20],
+        "extended_status": order.extended_status[:20],
+        "delivery_window_date": order.delivery_window_date,
+        "delivery_time": order.delivery_time,
+    }
 
 
 def stored_order_upsert(
@@ -61,10 +71,14 @@ def stored_order_upsert(
                     "invoice", (stored.document.get("mixins") or {}).get("invoice")
                 )
             stored.document = document
-            stored.save(update_fields=["document", "updated_at"])
+            for name, value in selection_columns(order).items():
+                setattr(stored, name, value)
+            stored.save()
             created = False
         else:
-            stored = StoredOrder.objects.create(tenant=tenant, order_id=order_id, document=document)
+            stored = StoredOrder.objects.create(
+                tenant=tenant, order_id=order_id, document=document, **selection_columns(order)
+            )
             created = True
         for payment in order.payments:
             if payment.transaction_id and payment.status in AUTHORISED_STATUSES:
@@ -80,3 +94,24 @@ def stored_order_upsert(
                     },
                 )
     return stored, created
+
+
+def configuration_entry(*, tenant: Tenant, key: str) -> Configuration | None:
+    return Configuration.objects.filter(tenant=tenant, key=key).first()
+
+
+def configuration_set(*, tenant: Tenant, key: str, value: Any) -> Configuration:
+    """Create or replace a configuration entry; its version goes up by one on every change."""
+    with transaction.atomic():
+        entry = Configuration.objects.select_for_update().filter(tenant=tenant, key=key).first()
+        if entry is None:
+            return Configuration.objects.create(tenant=tenant, key=key, value=value)
+        entry.value = value
+        entry.version += 1
+        entry.save(update_fields=["value", "version", "updated_at"])
+        return entry
+
+
+def configuration_json(entry: Configuration) -> dict[str, Any]:
+    """The Emporix Configuration shape."""
+    return {"key": entry.key, "value": entry.value, "version": entry.version, "secured": False}

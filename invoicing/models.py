@@ -69,6 +69,15 @@ class Tenant(models.Model):
         default=False,
         help_text="Gross pricing (B2C): tax per rate is taken out of the gross sum instead of added to net.",
     )
+    delivery_date_source = models.CharField(
+        max_length=40,
+        choices=[
+            ("deliveryWindow.deliveryDate", "deliveryWindow.deliveryDate (a date: from the start of that day)"),
+            ("mixins.deliveryTime.deliveryDate", "mixins.deliveryTime.deliveryDate (a date-time)"),
+        ],
+        default="deliveryWindow.deliveryDate",
+        help_text="The delivery date AUTOMATIC jobs count the threshold from; orders without it are not invoiced.",
+    )
     payment_terms = models.CharField(
         max_length=300, blank=True, default="Payable within 14 days of the invoice date without deduction."
     )

@@ -29,6 +29,11 @@ class InvoiceJob(models.Model):
     success_count = models.PositiveIntegerField(default=0)
     failure_count = models.PositiveIntegerField(default=0)
     requested_by = models.CharField(max_length=200, blank=True)
+    # AUTOMATIC jobs: True while the orders are still being found (the job is not DONE before),
+    # the query they were found with (fixed at creation) and where the search goes on.
+    resolving = models.BooleanField(default=False)
+    query = models.JSONField(null=True, blank=True)
+    resolution_cursor = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -183,6 +184,16 @@ def step_give_up(*, job_order_id: int, step: str, reason: str) -> None:
 
 
 # --- completion ----------------------------------------------------------------------------------
+def job_done_if_complete(*, job_pk: Any) -> None:
+    """DONE when every order is terminal, and (AUTOMATIC) no more orders are being looked for."""
+    InvoiceJob.objects.filter(
+        pk=job_pk,
+        status=InvoiceJob.Status.IN_PROGRESS,
+        resolving=False,
+        total_count=F("success_count") + F("failure_count"),
+    ).update(status=InvoiceJob.Status.DONE, finished_at=timezone.now())
+
+
 def job_order_finish(*, job_order_id: int, status: str, message: str) -> bool:
     """Make the row terminal and count it on the job in one transaction; the last one sets DONE."""
     with transaction.atomic():
@@ -195,11 +206,7 @@ def job_order_finish(*, job_order_id: int, status: str, message: str) -> bool:
         job_order.save(update_fields=["status", "message", "step", "updated_at"])
         counter = "success_count" if status == JobOrder.Status.SUCCESS else "failure_count"
         InvoiceJob.objects.filter(pk=job_order.job_id).update(**{counter: F(counter) + 1})
-        InvoiceJob.objects.filter(
-            pk=job_order.job_id,
-            status=InvoiceJob.Status.IN_PROGRESS,
-            total_count=F("success_count") + F("failure_count"),
-        ).update(status=InvoiceJob.Status.DONE, finished_at=timezone.now())
+        job_done_if_complete(job_pk=job_order.job_id)
         if status == JobOrder.Status.FAILURE:
             tenant_id = InvoiceJob.objects.values_list("tenant_id", flat=True).get(pk=job_order.job_id)
             steps.event_record(

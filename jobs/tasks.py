@@ -98,6 +98,36 @@ def start_job(job_id: str) -> int:
     return services.job_start(job_id=job_id)
 
 
+@shared_task(bind=True, name="invoice.resolve_automatic_job", max_retries=None)
+def resolve_automatic_job(self: Task, job_id: str) -> int:
+    from jobs import automatic
+
+    try:
+        return automatic.automatic_job_resolve(job_id=job_id)
+    except (TransientError, OperationalError, InterfaceError, SoftTimeLimitExceeded) as exc:
+        reason = exc.message if isinstance(exc, TransientError) else f"{type(exc).__name__}: {exc}"
+        if self.request.retries >= settings.INVOICE_STEP_MAX_RETRIES:
+            automatic.automatic_job_give_up(
+                job_id=job_id, reason=f"gave up after {self.request.retries + 1} attempts: {reason}"
+            )
+            return 0
+        raise self.retry(countdown=retry_delay(self.request.retries), exc=exc) from exc
+    except PermanentError as exc:
+        automatic.automatic_job_give_up(job_id=job_id, reason=exc.message)
+        return 0
+
+
+@shared_task(name="invoice.run_automatic_job")
+def run_automatic_job(tenant: str) -> str:
+    from jobs import automatic
+
+    try:
+        job = automatic.automatic_run_scheduled(tenant_code=tenant)
+    except automatic.InvoiceSettingsError as exc:
+        return f"not started: {exc.message}"
+    return f"job {job.pk}" if job else "skipped"
+
+
 @shared_task(name="invoice.reconcile_stuck_orders")
 def reconcile_stuck_orders() -> int:
     return services.stuck_job_orders_redispatch()

@@ -14,6 +14,7 @@ import time
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import requests
 from django.conf import settings
@@ -21,11 +22,14 @@ from django.conf import settings
 from integrations.emporix.client import EmporixClient, UpstreamError, upstream_message
 from integrations.mapper import sales_order_to_order
 from integrations.ports import (
+    DELIVERY_TIME_MIXIN,
     Address,
     CaptureResult,
     CaptureStatus,
     NotFound,
     Order,
+    OrderPage,
+    OrderQuery,
     PermanentError,
     Seller,
     TransientError,
@@ -87,6 +91,36 @@ class EmporixOrderSource:
     def get_order(self, order_id: str) -> Order:
         return sales_order_to_order(self._document(order_id), order_id=order_id)
 
+    def find_orders(
+        self, query: OrderQuery, *, cursor: dict[str, object] | None, page_size: int
+    ) -> OrderPage:
+        """Pages of `GET salesorders?q=…` sorted by `created`, keyed on the last `created` seen.
+
+        Not plain page numbers: orders drop out of the result as they are invoiced (the
+        `mixins.invoice:missing` filter), which would shift every later page and skip orders.
+        Starting each page at the last `created` (inclusive, duplicates dropped by the caller)
+        is stable; page numbers only step through orders sharing one `created` value.
+        """
+        created = str(cursor["created"]) if cursor else ""
+        page = int(cursor.get("page", 1)) if cursor else 1  # type: ignore[call-overload]
+        q = order_query_q(query) + (f' created:>="{created}"' if created else "")
+        response = self.client.request(
+            "GET",
+            _path("order-v2", self.tenant.code, "salesorders"),
+            params={"q": q, "pageNumber": page, "pageSize": page_size, "sort": "created:asc"},
+        )
+        orders = [o for o in response.json() if isinstance(o, dict) and o.get("id")]
+        total = response.headers.get("X-Total-Count")
+        next_cursor: dict[str, object] | None = None
+        if len(orders) == page_size:
+            newest = str(orders[-1].get("created") or "")
+            next_cursor = {"created": newest, "page": page + 1 if newest == created else 1}
+        return OrderPage(
+            order_ids=tuple(str(o["id"]) for o in orders),
+            cursor=next_cursor,
+            total=int(total) if total and total.isdigit() else None,
+        )
+
     def mark_invoiced(self, order_id: str, *, invoice_number: str, document_url: str) -> None:
         """PATCH mixins.invoice onto the order; a 409 (stale version) re-reads and tries again."""
         path = _path("order-v2", self.tenant.code, "salesorders", order_id)
@@ -113,6 +147,25 @@ class EmporixOrderSource:
             f"Order {order_id} kept changing while the invoice number was written back "
             f"({WRITE_BACK_ATTEMPTS} version conflicts)."
         )
+
+
+def _q_values(values: tuple[str, ...]) -> str:
+    return values[0] if len(values) == 1 else "(" + ",".join(values) + ")"
+
+
+def order_query_q(query: OrderQuery) -> str:
+    """The Order service `q` for an AUTOMATIC job (docs: standard-practices/q-param)."""
+    parts = [f"status:{_q_values(query.statuses)}"]
+    if query.extended_statuses:
+        parts.append(f"mixins.generalAttributes.extendedOrderStatus:{_q_values(query.extended_statuses)}")
+    if query.delivery_field == DELIVERY_TIME_MIXIN:
+        moment = query.delivered_by.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        parts.append(f'mixins.deliveryTime.deliveryDate:<="{moment}"')
+    else:
+        last_day = query.delivered_by.astimezone(ZoneInfo(query.time_zone)).date().isoformat()
+        parts.append(f'deliveryWindow.deliveryDate:<="{last_day}"')
+    parts.append("mixins.invoice:missing")
+    return " ".join(parts)
 
 
 def invoice_mixin_schema_url() -> str:

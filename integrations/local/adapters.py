@@ -15,11 +15,14 @@ from django.db import transaction
 from integrations.mapper import sales_order_to_order
 from integrations.models import Configuration, GatewayCapture, GatewayTransaction, NumberSeries, StoredOrder
 from integrations.ports import (
+    DELIVERY_TIME_MIXIN,
     Address,
     CaptureResult,
     CaptureStatus,
     NotFound,
     Order,
+    OrderPage,
+    OrderQuery,
     PermanentError,
     Seller,
 )
@@ -32,6 +35,26 @@ INVOICE_SERIES = "invoiceNoSequence"
 class LocalOrderSource:
     def __init__(self, tenant: Tenant) -> None:
         self.tenant = tenant
+
+    def find_orders(
+        self, query: OrderQuery, *, cursor: dict[str, object] | None, page_size: int
+    ) -> OrderPage:
+        """Keyset pages in id order: each page is one indexed range scan, however many match."""
+        after = int(cursor["after_id"]) if cursor else 0  # type: ignore[call-overload]
+        matching = StoredOrder.objects.filter(
+            tenant=self.tenant, invoice_number="", status__in=query.statuses, pk__gt=after
+        )
+        if query.extended_statuses:
+            matching = matching.filter(extended_status__in=query.extended_statuses)
+        if query.delivery_field == DELIVERY_TIME_MIXIN:
+            matching = matching.filter(delivery_time__lte=query.delivered_by)
+        else:
+            # a date counts from the start of that day in the tenant's time zone
+            last_day = query.delivered_by.astimezone(ZoneInfo(query.time_zone)).date()
+            matching = matching.filter(delivery_window_date__lte=last_day)
+        rows = list(matching.order_by("pk").values_list("pk", "order_id")[:page_size])
+        next_cursor: dict[str, object] | None = {"after_id": rows[-1][0]} if len(rows) == page_size else None
+        return OrderPage(order_ids=tuple(order_id for _, order_id in rows), cursor=next_cursor)
 
     def get_order(self, order_id: str) -> Order:
         stored = StoredOrder.objects.filter(tenant=self.tenant, order_id=order_id).first()

@@ -17,11 +17,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.mapper import OrderDocumentError
-from integrations.services import OrderAlreadyInvoiced, stored_order_upsert
+from integrations.ports import PermanentError, TransientError
+from integrations.services import (
+    OrderAlreadyInvoiced,
+    configuration_entry,
+    configuration_json,
+    configuration_set,
+    stored_order_upsert,
+)
 from invoicing.models import Tenant
 from jobs import selectors
 from jobs.api.auth import TenantScopePermission, tenant_code_check
 from jobs.api.errors import ApiError
+from jobs.automatic import SETTINGS_KEY, InvoiceSettingsError, invoice_settings_parse, job_create_automatic
 from jobs.models import InvoiceJob
 from jobs.services import job_create_manual
 
@@ -175,13 +183,77 @@ class JobCollectionView(TenantAPIView):
     def post(self, request: Request, tenant: str) -> Response:
         job_type, order_ids = parse_job_request(self.json_object(request))
         if job_type == InvoiceJob.Type.AUTOMATIC:
+            job = _automatic_job(self.tenant, requested_by=str(request.user))
+        else:
+            job = job_create_manual(tenant=self.tenant, order_ids=order_ids, requested_by=str(request.user))
+        return Response({"jobId": str(job.pk)}, status=status.HTTP_201_CREATED)
+
+
+def _automatic_job(tenant: Tenant, *, requested_by: str) -> InvoiceJob:
+    try:
+        return job_create_automatic(tenant=tenant, requested_by=requested_by)
+    except InvoiceSettingsError as exc:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
+        raise ApiError(400, exc.message, detail, exc.errors or None) from exc
+    except TransientError as exc:  # the Configuration service is down: nothing was created
+        raise ApiError(503, "The invoiceSettings could not be read; try again later.", exc.message) from exc
+    except PermanentError as exc:
+        raise ApiError(502, "The invoiceSettings could not be read.", exc.message) from exc
+
+
+class InvoiceSettingsView(TenantAPIView):
+    """The tenant's invoiceSettings in the Emporix Configuration shape (local tenants)."""
+
+    required_scopes = {"GET": {MANAGE, READ}, "PUT": {MANAGE}}
+
+    @extend_schema(
+        operation_id="GET-invoice-settings",
+        summary="Reading the invoiceSettings that AUTOMATIC jobs use",
+        tags=["Configuration"],
+        parameters=[TENANT_PARAM],
+        responses={200: dict, 404: ErrorResponseSerializer},
+    )
+    def get(self, request: Request, tenant: str) -> Response:
+        entry = configuration_entry(tenant=self.tenant, key=SETTINGS_KEY)
+        if entry is None:
+            raise ApiError(404, f"Tenant '{tenant}' has no invoiceSettings.")
+        return Response(configuration_json(entry))
+
+    @extend_schema(
+        operation_id="PUT-invoice-settings",
+        summary="Setting the invoiceSettings that AUTOMATIC jobs use",
+        tags=["Configuration"],
+        parameters=[TENANT_PARAM],
+        request={"application/json": {"type": "object", "example": {
+            "key": "invoiceSettings",
+            "value": {"threshold": "24", "status": "CONFIRMED,SHIPPED", "extendedOrderStatus": "70,75,76"},
+        }}},
+        responses={200: dict, 400: ErrorResponseSerializer, 409: ErrorResponseSerializer},
+    )  # fmt: skip
+    def put(self, request: Request, tenant: str) -> Response:
+        if self.tenant.backend != Tenant.Backend.LOCAL:
+            raise ApiError(
+                409,
+                f"Tenant '{tenant}' keeps its invoiceSettings in Emporix's Configuration service; set them there.",
+            )
+        body = self.json_object(request)
+        if body.get("key", SETTINGS_KEY) != SETTINGS_KEY:
+            raise ApiError(
+                400, f"The key in the body ({body.get('key')!r}) is not {SETTINGS_KEY!r}, as in the path."
+            )
+        if "value" not in body:
             raise ApiError(
                 400,
-                f"Automatic jobs are not configured for tenant '{tenant}'.",
-                "AUTOMATIC jobs need invoiceSettings, which this version does not support yet; use a MANUAL job.",
+                "value is required.",
+                'e.g. {"key": "invoiceSettings", "value": {"threshold": "24", ...}}',
             )
-        job = job_create_manual(tenant=self.tenant, order_ids=order_ids, requested_by=str(request.user))
-        return Response({"jobId": str(job.pk)}, status=status.HTTP_201_CREATED)
+        try:
+            invoice_settings_parse(body["value"])
+        except InvoiceSettingsError as exc:
+            detail = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
+            raise ApiError(400, exc.message, detail, exc.errors or None) from exc
+        entry = configuration_set(tenant=self.tenant, key=SETTINGS_KEY, value=body["value"])
+        return Response(configuration_json(entry))
 
 
 class JobDetailView(TenantAPIView):

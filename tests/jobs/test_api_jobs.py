@@ -118,8 +118,8 @@ def test_create_default_limit_is_1000_order_ids(api, tenant):
 def test_create_automatic_job_is_400_not_configured(api, tenant):
     response = create(api, {"jobType": "AUTOMATIC"})
 
-    body = assert_error(response, 400, "Automatic jobs are not configured for tenant 'acme'.")
-    assert "MANUAL" in body["detailInfo"]
+    body = assert_error(response, 400, "Automatic jobs are not configured for tenant 'acme'")
+    assert "invoiceSettings" in body["message"]
     assert not InvoiceJob.objects.exists()
 
 
