@@ -69,6 +69,7 @@ class TenantAdmin(admin.ModelAdmin):
             },
         ),
         ("Defaults", {"fields": ("default_language", "default_currency", "time_zone", "prices_include_tax")}),
+        ("Automatic jobs", {"fields": ("delivery_date_source", "automatic_schedule")}),
         (
             "Emporix connection (backend 'emporix')",
             {
@@ -81,7 +82,28 @@ class TenantAdmin(admin.ModelAdmin):
     )  # fmt: skip
 
     def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> tuple[str, ...]:
-        return ("code",) if obj else ()
+        return ("code", "automatic_schedule") if obj else ("automatic_schedule",)
+
+    @admin.display(description="schedule")
+    def automatic_schedule(self, obj: Tenant) -> str:
+        from django.urls import reverse
+        from django_celery_beat.models import PeriodicTask
+
+        from jobs.schedules import automatic_task_name
+
+        task = (
+            PeriodicTask.objects.filter(name=automatic_task_name(obj.code)).select_related("crontab").first()
+        )
+        if task is None:
+            return "-"
+        state = "enabled" if task.enabled else "paused"
+        url = reverse("admin:django_celery_beat_periodictask_change", args=[task.pk])
+        return format_html(
+            '{} ({}) - <a href="{}">edit or pause the periodic task</a>. invoiceSettings: Local backends - Configurations.',
+            task.crontab or task.interval,
+            state,
+            url,
+        )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -72,7 +72,10 @@ class Tenant(models.Model):
     delivery_date_source = models.CharField(
         max_length=40,
         choices=[
-            ("deliveryWindow.deliveryDate", "deliveryWindow.deliveryDate (a date: from the start of that day)"),
+            (
+                "deliveryWindow.deliveryDate",
+                "deliveryWindow.deliveryDate (a date: from the start of that day)",
+            ),
             ("mixins.deliveryTime.deliveryDate", "mixins.deliveryTime.deliveryDate (a date-time)"),
         ],
         default="deliveryWindow.deliveryDate",

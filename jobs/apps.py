@@ -5,3 +5,19 @@ class JobsConfig(AppConfig):
     name = "jobs"
     verbose_name = "Invoice jobs"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Every tenant gets its periodic AUTOMATIC run, kept in step with it (jobs.schedules).
+        from django.db.models.signals import post_delete, post_save
+
+        from invoicing.models import Tenant
+        from jobs import schedules
+
+        def tenant_saved(sender: type, instance: Tenant, **kwargs: object) -> None:
+            schedules.automatic_schedule_ensure(instance)
+
+        def tenant_deleted(sender: type, instance: Tenant, **kwargs: object) -> None:
+            schedules.automatic_schedule_remove(instance.code)
+
+        post_save.connect(tenant_saved, sender=Tenant, dispatch_uid="jobs.tenant_schedule")
+        post_delete.connect(tenant_deleted, sender=Tenant, dispatch_uid="jobs.tenant_schedule_remove")

@@ -4,15 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('invoicing', '0002_emporix_connection'),
+        ("invoicing", "0002_emporix_connection"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='tenant',
-            name='delivery_date_source',
-            field=models.CharField(choices=[('deliveryWindow.deliveryDate', 'deliveryWindow.deliveryDate (a date: from the start of that day)'), ('mixins.deliveryTime.deliveryDate', 'mixins.deliveryTime.deliveryDate (a date-time)')], default='deliveryWindow.deliveryDate', help_text='The delivery date AUTOMATIC jobs count the threshold from; orders without it are not invoiced.', max_length=40),
+            model_name="tenant",
+            name="delivery_date_source",
+            field=models.CharField(
+                choices=[
+                    (
+                        "deliveryWindow.deliveryDate",
+                        "deliveryWindow.deliveryDate (a date: from the start of that day)",
+                    ),
+                    ("mixins.deliveryTime.deliveryDate", "mixins.deliveryTime.deliveryDate (a date-time)"),
+                ],
+                default="deliveryWindow.deliveryDate",
+                help_text="The delivery date AUTOMATIC jobs count the threshold from; orders without it are not invoiced.",
+                max_length=40,
+            ),
         ),
     ]

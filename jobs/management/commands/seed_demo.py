@@ -10,12 +10,19 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from integrations.local.demo import demo_sales_orders
-from integrations.services import OrderAlreadyInvoiced, stored_order_upsert
+from integrations.services import (
+    OrderAlreadyInvoiced,
+    configuration_entry,
+    configuration_set,
+    stored_order_upsert,
+)
 from invoicing.tenants import number_series_ensure, tenant_update_or_create
 from jobs.clients import ALL_SCOPES, api_client_ensure
-from jobs.schedules import periodic_tasks_sync
+from jobs.schedules import automatic_schedule_ensure, periodic_tasks_sync
 
 DEMO_LOGO = Path(__file__).resolve().parents[3] / "integrations" / "local" / "demo_logo.jpg"
+# Shipped or confirmed orders with extended status 70/75/76, a day after delivery.
+DEMO_INVOICE_SETTINGS = {"threshold": "24", "status": "CONFIRMED,SHIPPED", "extendedOrderStatus": "70,75,76"}
 DEFAULTS = {
     "DEMO_CLIENT_ID": "demo-client",
     "DEMO_CLIENT_SECRET": "demo-secret",
@@ -69,7 +76,11 @@ class Command(BaseCommand):
             admin = User.objects.filter(username=setting("DEMO_ADMIN_USER")).first()
             if admin is None:
                 User.objects.create_superuser(setting("DEMO_ADMIN_USER"), "", setting("DEMO_ADMIN_PASSWORD"))
+            if configuration_entry(tenant=tenant, key="invoiceSettings") is None:
+                configuration_set(tenant=tenant, key="invoiceSettings", value=DEMO_INVOICE_SETTINGS)
             periodic_tasks_sync()
+            if created:  # later runs leave the schedule as the operators set it
+                automatic_schedule_ensure(tenant, enabled=True)
         loaded = 0
         for document in demo_sales_orders():
             try:
