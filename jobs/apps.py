@@ -8,6 +8,7 @@ class JobsConfig(AppConfig):
 
     def ready(self) -> None:
         # Every tenant gets its periodic AUTOMATIC run, kept in step with it (jobs.schedules).
+        # weak=False: the receivers are local functions, which a weak reference would lose.
         from django.db.models.signals import post_delete, post_save
 
         from invoicing.models import Tenant
@@ -19,5 +20,5 @@ class JobsConfig(AppConfig):
         def tenant_deleted(sender: type, instance: Tenant, **kwargs: object) -> None:
             schedules.automatic_schedule_remove(instance.code)
 
-        post_save.connect(tenant_saved, sender=Tenant, dispatch_uid="jobs.tenant_schedule")
-        post_delete.connect(tenant_deleted, sender=Tenant, dispatch_uid="jobs.tenant_schedule_remove")
+        post_save.connect(tenant_saved, sender=Tenant, weak=False, dispatch_uid="jobs.tenant_schedule")
+        post_delete.connect(tenant_deleted, sender=Tenant, weak=False, dispatch_uid="jobs.tenant_schedule_remove")
