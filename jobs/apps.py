@@ -21,4 +21,6 @@ class JobsConfig(AppConfig):
             schedules.automatic_schedule_remove(instance.code)
 
         post_save.connect(tenant_saved, sender=Tenant, weak=False, dispatch_uid="jobs.tenant_schedule")
-        post_delete.connect(tenant_deleted, sender=Tenant, weak=False, dispatch_uid="jobs.tenant_schedule_remove")
+        post_delete.connect(
+            tenant_deleted, sender=Tenant, weak=False, dispatch_uid="jobs.tenant_schedule_remove"
+        )

@@ -144,9 +144,13 @@ def job_create_automatic(
     *, tenant: Tenant, requested_by: str = "", now: dt.datetime | None = None
 ) -> InvoiceJob:
     """Check the settings (InvoiceSettingsError), create the job, find its orders after commit."""
+    query = order_query_for(tenant, invoice_settings_for(tenant), now=now or timezone.now())
+    return _job_create(tenant=tenant, query=query, requested_by=requested_by)
+
+
+def _job_create(*, tenant: Tenant, query: OrderQuery, requested_by: str) -> InvoiceJob:
     from jobs.tasks import resolve_automatic_job
 
-    query = order_query_for(tenant, invoice_settings_for(tenant), now=now or timezone.now())
     with transaction.atomic():
         job = InvoiceJob.objects.create(
             tenant=tenant,
@@ -162,12 +166,22 @@ def job_create_automatic(
 
 def automatic_run_scheduled(*, tenant_code: str, requested_by: str = "schedule") -> InvoiceJob | None:
     """A scheduled (or on-demand) run: skipped, and recorded, while the last one is in progress."""
+    tenant = Tenant.objects.filter(code=tenant_code, active=True).first()
+    if tenant is None:
+        logger.warning("automatic run for unknown or inactive tenant %s", tenant_code)
+        return None
+    try:
+        # read before any lock is taken (for Emporix tenants an HTTP call), and the failure
+        # recorded outside any transaction, so that it is not rolled back with it
+        query = order_query_for(tenant, invoice_settings_for(tenant), now=timezone.now())
+    except InvoiceSettingsError as exc:
+        steps.event_record(
+            tenant_id=tenant.pk, type="automatic_run_failed", actor=requested_by, message=exc.message
+        )
+        raise
     with transaction.atomic():
         # the tenant row is the lock: two runs at once (beat and a manual one) see each other
-        tenant = Tenant.objects.select_for_update().filter(code=tenant_code, active=True).first()
-        if tenant is None:
-            logger.warning("automatic run for unknown or inactive tenant %s", tenant_code)
-            return None
+        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
         running = (
             InvoiceJob.objects.filter(
                 tenant=tenant, job_type=InvoiceJob.Type.AUTOMATIC, status=InvoiceJob.Status.IN_PROGRESS
@@ -184,13 +198,7 @@ def automatic_run_scheduled(*, tenant_code: str, requested_by: str = "schedule")
                 data={"running_job": str(running.pk)},
             )
             return None
-        try:
-            return job_create_automatic(tenant=tenant, requested_by=requested_by)
-        except InvoiceSettingsError as exc:
-            steps.event_record(
-                tenant_id=tenant.pk, type="automatic_run_failed", actor=requested_by, message=exc.message
-            )
-            raise
+        return _job_create(tenant=tenant, query=query, requested_by=requested_by)
 
 
 # --- finding the orders -------------------------------------------------------------------------------
@@ -240,17 +248,21 @@ def _eligible(job: InvoiceJob, order_ids: tuple[str, ...]) -> list[str]:
     """Drop orders already in this job, invoiced by us, or held by another unfinished job."""
     if not order_ids:
         return []
-    taken = set(JobOrder.objects.filter(job=job, order_id__in=order_ids).values_list("order_id", flat=True))
+    # .order_by() everywhere: the default ordering would add a sort (and, before, a join)
+    taken = set(
+        JobOrder.objects.filter(job=job, order_id__in=order_ids).order_by().values_list("order_id", flat=True)
+    )
     taken |= set(
-        Invoice.objects.filter(
-            tenant=job.tenant_id, order_id__in=order_ids, status=Invoice.Status.ISSUED
-        ).values_list("order_id", flat=True)
+        Invoice.objects.filter(tenant=job.tenant_id, order_id__in=order_ids, status=Invoice.Status.ISSUED)
+        .order_by()
+        .values_list("order_id", flat=True)
     )
     taken |= set(
         JobOrder.objects.filter(
             job__tenant=job.tenant_id, order_id__in=order_ids, status=JobOrder.Status.PENDING
         )
         .exclude(job=job)
+        .order_by()
         .values_list("order_id", flat=True)
     )
     return [order_id for order_id in dict.fromkeys(order_ids) if order_id not in taken]

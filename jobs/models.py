@@ -85,7 +85,8 @@ class JobOrder(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["job", "position"]
+        # job_id, not job: ordering by the relation would join InvoiceJob for its own ordering
+        ordering = ["job_id", "position"]
         constraints = [
             models.UniqueConstraint(fields=["job", "order_id"], name="unique_order_per_job"),
         ]
@@ -93,6 +94,10 @@ class JobOrder(models.Model):
             models.Index(fields=["job", "position"]),
             # the reconciler looks for pending rows whose step has not moved for a while
             models.Index(fields=["status", "step_started_at"], name="joborder_pending_idx"),
+            # "is this order held by another unfinished job?" (AUTOMATIC jobs, once per page)
+            models.Index(
+                fields=["order_id"], name="joborder_pending_order_idx", condition=Q(status="PENDING")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -207,7 +207,10 @@ def test_orders_appear_page_by_page(tenant, django_capture_on_commit_callbacks):
 
     with mock.patch("jobs.automatic._dispatch") as dispatched:
         job = job_create_automatic(tenant=tenant, now=NOW)
-        with mock.patch.object(LocalOrderSource, "find_orders", spy), django_capture_on_commit_callbacks(execute=True):
+        with (
+            mock.patch.object(LocalOrderSource, "find_orders", spy),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
             automatic_job_resolve(job_id=job.pk, page_size=2)
 
     # before each page, the job already shows (and has sent on) what the earlier pages found
@@ -512,3 +515,17 @@ def test_automatic_job_invoices_what_it_found_end_to_end_in_process(tenant):
     job = drive(job)
     assert job.status == "DONE" and (job.total_count, job.success_count) == (1, 1)
     assert Invoice.objects.get(order_id="A").status == "ISSUED"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_scheduled_run_without_settings_leaves_a_recorded_failure():
+    from jobs.tasks import run_automatic_job
+
+    factories.tenant_make("nosettings")
+
+    result = run_automatic_job.apply(kwargs={"tenant": "nosettings"}).get()
+
+    assert result.startswith("not started: Automatic jobs are not configured for tenant 'nosettings'")
+    event = InvoiceEvent.objects.get(type="automatic_run_failed")
+    assert "no invoiceSettings" in event.message and event.actor == "schedule"
+    assert not InvoiceJob.objects.exists()
