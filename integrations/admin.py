@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
@@ -56,8 +57,26 @@ class GatewayTransactionAdmin(admin.ModelAdmin):
     inlines = [GatewayCaptureInline]
 
 
+class ConfigurationForm(forms.ModelForm):
+    class Meta:
+        model = Configuration
+        fields = ("tenant", "key", "value")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("key") == "invoiceSettings" and "value" in data:
+            from jobs.automatic import InvoiceSettingsError, invoice_settings_parse
+
+            try:
+                invoice_settings_parse(data["value"])
+            except InvoiceSettingsError as exc:
+                self.add_error("value", exc.message)
+        return data
+
+
 @admin.register(Configuration)
 class ConfigurationAdmin(admin.ModelAdmin):
+    form = ConfigurationForm
     list_display = ("tenant", "key", "version", "updated_at")
     list_filter = ("tenant",)
     search_fields = ("key",)

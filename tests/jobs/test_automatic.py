@@ -529,3 +529,14 @@ def test_scheduled_run_without_settings_leaves_a_recorded_failure():
     event = InvoiceEvent.objects.get(type="automatic_run_failed")
     assert "no invoiceSettings" in event.message and event.actor == "schedule"
     assert not InvoiceJob.objects.exists()
+
+
+def test_admin_refuses_malformed_invoice_settings(client, tenant):
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.create_superuser("root", "", "pw"))
+    url = "/admin/integrations/configuration/add/"
+    bad = client.post(url, {"tenant": tenant.pk, "key": "invoiceSettings", "value": '{"threshold": "soon"}'})
+    assert bad.status_code == 200 and "invoiceSettings is malformed" in bad.content.decode()
+    good = client.post(url, {"tenant": tenant.pk, "key": "invoiceSettings", "value": json.dumps(SETTINGS)})
+    assert good.status_code == 302
