@@ -21,8 +21,27 @@ class StoredOrderAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
+class NumberSeriesForm(forms.ModelForm):
+    class Meta:
+        model = NumberSeries
+        fields = ("tenant", "name", "pre_text", "post_text", "number_of_digits", "start_value", "max_value")
+
+    def clean_max_value(self) -> int:
+        value = self.cleaned_data["max_value"]
+        counter = self.instance.counter if self.instance.pk else None
+        if counter is not None and value < counter:
+            raise forms.ValidationError(
+                f"Numbers up to {counter} are issued already: maxValue cannot go below that."
+            )
+        return int(value)
+
+
 @admin.register(NumberSeries)
 class NumberSeriesAdmin(admin.ModelAdmin):
+    """Guarded: once a number is issued, the format and start are fixed (an issued number is never
+    renumbered); only maxValue can still be raised."""
+
+    form = NumberSeriesForm
     list_display = (
         "tenant",
         "name",
@@ -33,7 +52,15 @@ class NumberSeriesAdmin(admin.ModelAdmin):
         "max_value",
         "counter",
     )
-    readonly_fields = ("counter",)
+    list_select_related = ("tenant",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: NumberSeries | None = None) -> tuple[str, ...]:
+        if obj is not None and obj.counter is not None:
+            return ("tenant", "name", "pre_text", "post_text", "number_of_digits", "start_value", "counter")
+        return ("counter",)
+
+    def has_delete_permission(self, request: HttpRequest, obj: NumberSeries | None = None) -> bool:
+        return obj is None or obj.counter is None
 
 
 class GatewayCaptureInline(admin.TabularInline):

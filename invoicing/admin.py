@@ -5,11 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.http import FileResponse, HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
+from integrations.ports import PermanentError
+from invoicing.admin_paging import EstimatedCountPaginator
 from invoicing.models import EmailDelivery, Invoice, InvoiceEvent, PaymentCapture, Tenant
+from invoicing.services import event_record, invoice_email_resend
 
 
 class TenantForm(forms.ModelForm):
@@ -64,7 +72,7 @@ class TenantAdmin(admin.ModelAdmin):
                 "fields": (
                     "legal_name", ("street", "street_number"), ("zip_code", "city", "country"),
                     ("vat_id", "tax_number"), ("iban", "bic"), "email_sender", ("phone", "website"),
-                    "logo", "payment_terms",
+                    "logo", "logo_preview", "payment_terms",
                 )
             },
         ),
@@ -82,7 +90,59 @@ class TenantAdmin(admin.ModelAdmin):
     )  # fmt: skip
 
     def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> tuple[str, ...]:
-        return ("code", "automatic_schedule") if obj else ("automatic_schedule",)
+        return (
+            ("code", "automatic_schedule", "logo_preview") if obj else ("automatic_schedule", "logo_preview")
+        )
+
+    @admin.display(description="logo preview")
+    def logo_preview(self, obj: Tenant) -> str:
+        if not obj or not obj.logo:
+            return "no logo: invoices are printed without one"
+        return format_html('<img src="{}" alt="logo" style="max-height:80px;max-width:320px">', obj.logo.url)
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<int:tenant_id>/run-automatic/",
+                self.admin_site.admin_view(require_POST(self.run_automatic_view)),
+                name="invoicing_tenant_run_automatic",
+            ),
+            *super().get_urls(),
+        ]
+
+    def run_automatic_view(self, request: HttpRequest, tenant_id: int) -> HttpResponseRedirect:
+        from jobs.automatic import InvoiceSettingsError, automatic_run_scheduled
+
+        if not request.user.has_perm("jobs.run_automatic_job"):
+            raise PermissionDenied
+        tenant = get_object_or_404(Tenant, pk=tenant_id)
+        actor = f"admin:{request.user.get_username()}"
+        event_record(
+            tenant_id=tenant.pk, type="automatic_run_requested", actor=actor, message="Run now requested"
+        )
+        try:
+            job = automatic_run_scheduled(tenant_code=tenant.code, requested_by=actor)
+        except InvoiceSettingsError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(reverse("admin:invoicing_tenant_change", args=[tenant.pk]))
+        if job is None:
+            messages.warning(
+                request, "Not started: the previous AUTOMATIC job of this tenant is still in progress."
+            )
+            return HttpResponseRedirect(reverse("admin:invoicing_tenant_change", args=[tenant.pk]))
+        messages.success(request, f"AUTOMATIC job {job.pk} started: its orders appear as they are found.")
+        return HttpResponseRedirect(reverse("admin:jobs_invoicejob_change", args=[job.pk]))
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        context["can_run_automatic"] = bool(context.get("original")) and request.user.has_perm(
+            "jobs.run_automatic_job"
+        )
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # tenants own invoices, which are never deleted; deactivate one instead
 
     @admin.display(description="schedule")
     def automatic_schedule(self, obj: Tenant) -> str:
@@ -117,28 +177,126 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class DeliveryInline(admin.TabularInline):
+    model = EmailDelivery
+    fields = ("kind", "status", "recipient", "attempts", "sent_at", "error")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "email deliveries"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
+    """Issued invoices and their numbers are never edited or deleted here."""
+
     list_display = (
-        "number",
-        "tenant",
-        "order_id",
-        "status",
-        "customer_name",
-        "gross_total",
-        "currency",
-        "issue_date",
-        "pdf_link",
-    )
-    list_filter = ("status", "tenant", "issue_date")
-    search_fields = ("number", "order_id", "customer_name", "customer_email")
+        "number", "tenant", "order_id", "customer_name", "issue_date", "net_total", "tax_total", "gross_total",
+        "currency", "capture", "email", "pdf_link",
+    )  # fmt: skip
+    list_filter = ("status", "tenant", ("issue_date", admin.DateFieldListFilter))
     list_select_related = ("tenant",)
+    search_fields = ("number",)
+    search_help_text = "An exact invoice number, order id or customer email."
+    paginator = EstimatedCountPaginator
     show_full_result_count = False
-    exclude = ("document",)
+    list_per_page = 50
+    fields = (
+        "number", "status", "tenant", "order_id", "customer_name", "customer_email", "order_date", "issue_date",
+        "issued_at", "net_total", "tax_total", "gross_total", "currency", "capture", "pdf_sha256",
+    )  # fmt: skip
+    readonly_fields = fields
+    inlines = [DeliveryInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Invoice]:
+        capture = PaymentCapture.objects.filter(tenant=OuterRef("tenant"), order_id=OuterRef("order_id"))
+        latest_delivery = EmailDelivery.objects.filter(invoice=OuterRef("pk")).order_by("-created_at")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                capture_status=Subquery(capture.values("status")[:1]),
+                email_status=Subquery(latest_delivery.values("status")[:1]),
+            )
+        )
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Invoice], search_term: str) -> Any:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(Q(number=term) | Q(order_id=term) | Q(customer_email=term)), False
+
+    @admin.display(description="capture")
+    def capture(self, obj: Invoice) -> str:
+        status = getattr(obj, "capture_status", None)
+        return {"NOT_REQUIRED": "not needed", None: "-"}.get(status, str(status).lower())
+
+    @admin.display(description="email")
+    def email(self, obj: Invoice) -> str:
+        status = getattr(obj, "email_status", None)
+        return str(status).lower() if status else "-"
 
     @admin.display(description="PDF")
     def pdf_link(self, obj: Invoice) -> str:
-        return format_html('<a href="{}">PDF</a>', obj.pdf.url) if obj.pdf else "-"
+        if not obj.pdf:
+            return "-"
+        return format_html('<a href="{}">PDF</a>', reverse("admin:invoicing_invoice_pdf", args=[obj.pk]))
+
+    # --- the PDF, and resending the email ------------------------------------------------------------
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<int:invoice_id>/pdf/",
+                self.admin_site.admin_view(self.pdf_view),
+                name="invoicing_invoice_pdf",
+            ),
+            path(
+                "<int:invoice_id>/resend-email/",
+                self.admin_site.admin_view(require_POST(self.resend_view)),
+                name="invoicing_invoice_resend",
+            ),
+            *super().get_urls(),
+        ]
+
+    def pdf_view(self, request: HttpRequest, invoice_id: int) -> FileResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        invoice = get_object_or_404(Invoice.objects.exclude(pdf=""), pk=invoice_id)
+        return FileResponse(
+            invoice.pdf.open("rb"),
+            as_attachment=bool(request.GET.get("download")),
+            filename=f"invoice-{invoice.number}.pdf",
+            content_type="application/pdf",
+        )
+
+    def resend_view(self, request: HttpRequest, invoice_id: int) -> HttpResponseRedirect:
+        if not request.user.has_perm("invoicing.resend_invoice_email"):
+            raise PermissionDenied
+        invoice = get_object_or_404(Invoice, pk=invoice_id)
+        try:
+            delivery = invoice_email_resend(invoice=invoice, actor=f"admin:{request.user.get_username()}")
+        except PermanentError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, f"The invoice email is being sent again to {delivery.recipient} ({delivery.kind})."
+            )
+        return HttpResponseRedirect(reverse("admin:invoicing_invoice_change", args=[invoice.pk]))
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        invoice = context.get("original")
+        context["can_resend"] = bool(
+            invoice and invoice.pdf and request.user.has_perm("invoicing.resend_invoice_email")
+        )
+        return super().render_change_form(request, context, *args, **kwargs)
 
 
 @admin.register(PaymentCapture)

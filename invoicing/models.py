@@ -162,6 +162,7 @@ class Invoice(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("resend_invoice_email", "Can resend an invoice email")]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "order_id"], name="one_invoice_per_order"),
             models.UniqueConstraint(fields=["tenant", "number"], name="unique_invoice_number"),
@@ -170,6 +171,7 @@ class Invoice(models.Model):
                 name="issued_invoice_has_number",
             ),
         ]
+        indexes = [models.Index(fields=["number"], name="invoice_number_idx")]  # the console's search
 
     def __str__(self) -> str:
         return self.number or f"draft for order {self.order_id}"

@@ -361,7 +361,7 @@ def invoice_render(*, job_order: JobOrder) -> str:
 
 
 # --- 6. email ---------------------------------------------------------------------------------------------
-def invoice_email_message(invoice: Invoice) -> EmailMessage:
+def invoice_email_message(invoice: Invoice, *, to: str = "") -> EmailMessage:
     document = from_json(invoice.document)
     context = {"invoice": invoice, "document": document, "seller": document.seller}
     subject = f"Invoice {invoice.number} for your order {invoice.order_id}"
@@ -370,21 +370,34 @@ def invoice_email_message(invoice: Invoice) -> EmailMessage:
         subject=subject,
         body=body,
         from_email=document.seller.email or settings.DEFAULT_FROM_EMAIL,
-        to=[invoice.customer_email],
+        to=[to or invoice.customer_email],
     )
     with invoice.pdf.open("rb") as handle:
         message.attach(f"invoice-{invoice.number}.pdf", handle.read(), "application/pdf")
     return message
 
 
-def invoice_email(*, job_order: JobOrder, kind: str = "invoice") -> str:
-    """Send the stored PDF once. A row in SENDING after a crash is not sent again (at most once)."""
+def invoice_email(*, job_order: JobOrder) -> str:
+    """The pipeline's email step: the invoice's first delivery."""
     invoice = invoice_of(job_order)
     if not invoice.customer_email:
         return "no customer email address: not sent"
     delivery, _ = EmailDelivery.objects.get_or_create(
-        invoice=invoice, kind=kind, defaults={"recipient": invoice.customer_email}
+        invoice=invoice, kind="invoice", defaults={"recipient": invoice.customer_email}
     )
+    return email_delivery_send(delivery=delivery, job_order_id=job_order.pk)
+
+
+def email_delivery_send(
+    *, delivery: EmailDelivery, job_order_id: int | None = None, actor: str = "system"
+) -> str:
+    """Send one delivery's mail with the stored PDF, at most once.
+
+    The row is claimed (PENDING -> SENDING) before sending. A row found in SENDING means an
+    earlier run stopped mid-send: whether the mail left is unknown, and sending again could
+    email the customer twice, so it is marked failed for a person to check.
+    """
+    invoice = delivery.invoice
     if delivery.status == EmailDelivery.Status.SENT:
         return f"emailed to {delivery.recipient}"
     if delivery.status == EmailDelivery.Status.FAILED:
@@ -393,8 +406,6 @@ def invoice_email(*, job_order: JobOrder, kind: str = "invoice") -> str:
         status=EmailDelivery.Status.SENDING, attempts=delivery.attempts + 1, updated_at=timezone.now()
     )
     if not claimed:
-        # SENDING: an earlier run stopped mid-send. Whether the mail left is unknown; sending
-        # again could email the customer twice, so it is marked failed for a person to check.
         error = (
             "delivery outcome unknown (the worker stopped while sending); check the mail log before resending"
         )
@@ -403,7 +414,7 @@ def invoice_email(*, job_order: JobOrder, kind: str = "invoice") -> str:
         )
         return f"email to {delivery.recipient} failed: {error}"
     try:
-        message = invoice_email_message(invoice)
+        message = invoice_email_message(invoice, to=delivery.recipient)
         message.send(fail_silently=False)
     except Exception as exc:  # the ESP or SMTP refused or was unreachable: nothing was sent
         EmailDelivery.objects.filter(pk=delivery.pk).update(
@@ -425,10 +436,37 @@ def invoice_email(*, job_order: JobOrder, kind: str = "invoice") -> str:
         type="invoice_emailed",
         order_id=invoice.order_id,
         invoice=invoice,
-        job_order_id=job_order.pk,
-        message=f"to {delivery.recipient}",
+        job_order_id=job_order_id,
+        actor=actor,
+        message=f"{delivery.kind} to {delivery.recipient}",
     )
     return f"emailed to {delivery.recipient}"
+
+
+def invoice_email_resend(*, invoice: Invoice, actor: str, recipient: str = "") -> EmailDelivery:
+    """A new delivery row for an issued invoice (the stored PDF, never re-rendered), sent by a task."""
+    from invoicing.tasks import send_email_delivery
+
+    if invoice.status != Invoice.Status.ISSUED or not invoice.pdf:
+        raise PermanentError(f"Invoice of order {invoice.order_id} is not issued: there is nothing to send.")
+    to = recipient or invoice.customer_email
+    if not to:
+        raise PermanentError(f"Invoice {invoice.number} has no customer email address.")
+    with transaction.atomic():
+        Invoice.objects.select_for_update().filter(pk=invoice.pk).first()  # numbers the resends in order
+        count = EmailDelivery.objects.filter(invoice=invoice, kind__startswith="resend-").count()
+        delivery = EmailDelivery.objects.create(invoice=invoice, kind=f"resend-{count + 1}", recipient=to)
+        event_record(
+            tenant_id=invoice.tenant_id,
+            type="email_resend_requested",
+            order_id=invoice.order_id,
+            invoice=invoice,
+            actor=actor,
+            message=f"Resend of invoice {invoice.number} to {to} requested ({delivery.kind}).",
+        )
+        delivery_id = delivery.pk
+        transaction.on_commit(lambda: send_email_delivery.delay(delivery_id), robust=True)
+    return delivery
 
 
 def email_give_up(*, job_order: JobOrder, reason: str) -> str:

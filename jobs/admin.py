@@ -1,61 +1,285 @@
-"""Admin for jobs, their per-order results and API clients."""
+"""The console's job pages: what happened to each order, and retrying the failed ones.
+
+Lists stay fast on big tables: no query per row (select_related), no full-table count
+(EstimatedCountPaginator), and searches that use indexes (exact job id, order id or invoice
+number) instead of LIKE across a million rows.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from invoicing.admin import ReadOnlyAdmin
+from invoicing.admin_paging import EstimatedCountPaginator
+from invoicing.models import Invoice
+from jobs.clients import ALL_SCOPES, api_client_create, api_client_revoke
 from jobs.models import ApiClient, InvoiceJob, JobOrder
+from jobs.services import job_retry_failed
+
+INLINE_ROWS = 200  # a job page shows this many orders, failures first; the rest via "all orders"
+
+
+def actor_of(request: HttpRequest) -> str:
+    return f"admin:{request.user.get_username()}"
+
+
+def invoice_link(invoice: Invoice | None) -> str:
+    if invoice is None or not invoice.number:
+        return "-"
+    url = reverse("admin:invoicing_invoice_change", args=[invoice.pk])
+    return format_html('<a href="{}">{}</a>', url, invoice.number)
+
+
+class FailuresFirstFormSet(BaseInlineFormSet):
+    def get_queryset(self) -> QuerySet[JobOrder]:
+        if not hasattr(self, "_limited"):
+            self._limited = super().get_queryset()[:INLINE_ROWS]
+        return self._limited
 
 
 class JobOrderInline(admin.TabularInline):
     model = JobOrder
-    fields = ("order_id", "status", "step", "message", "invoice", "updated_at")
+    formset = FailuresFirstFormSet
+    fields = ("order_id", "status", "step_label", "message", "invoice_number", "updated_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
-    show_change_link = False
+    verbose_name_plural = f"orders (failures first; the first {INLINE_ROWS} shown)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[JobOrder]:
+        rank = Case(
+            When(status=JobOrder.Status.FAILURE, then=Value(0)),
+            When(status=JobOrder.Status.PENDING, then=Value(1)),
+            default=Value(2),
+            output_field=IntegerField(),
+        )
+        return super().get_queryset(request).select_related("invoice").order_by(rank, "position")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="step")
+    def step_label(self, obj: JobOrder) -> str:
+        return "done" if obj.status == JobOrder.Status.SUCCESS else obj.get_step_display()
+
+    @admin.display(description="invoice")
+    def invoice_number(self, obj: JobOrder) -> str:
+        return invoice_link(obj.invoice)
+
+
+class ExactSearchMixin:
+    """Search by exact ids through indexes; no LIKE scans."""
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(self.search_condition(term)), False  # type: ignore[attr-defined]
+
 
 @admin.register(InvoiceJob)
-class InvoiceJobAdmin(ReadOnlyAdmin):
+class InvoiceJobAdmin(ExactSearchMixin, ReadOnlyAdmin):
     """Jobs are records of what happened: viewed here, never edited or deleted."""
 
     list_display = (
-        "id",
+        "job",
         "tenant",
         "job_type",
         "status",
         "created_at",
+        "duration",
         "success_count",
         "failure_count",
-        "total_count",
+        "pending",
     )
-    list_filter = ("status", "job_type", "tenant", "created_at")
-    search_fields = ("=id", "orders__order_id", "orders__invoice__number")
+    list_filter = ("status", "job_type", "tenant", ("created_at", admin.DateFieldListFilter))
     list_select_related = ("tenant",)
-    readonly_fields = ("id", "tenant", "job_type", "status", "total_count", "success_count", "failure_count",
-                       "requested_by", "created_at", "finished_at")  # fmt: skip
+    search_fields = ("id",)  # shows the box; get_search_results does the exact lookups
+    search_help_text = "An exact job id, order id or invoice number."
+    readonly_fields = (
+        "id",
+        "tenant",
+        "job_type",
+        "status",
+        "total_count",
+        "success_count",
+        "failure_count",
+        "pending",
+        "duration",
+        "requested_by",
+        "created_at",
+        "finished_at",
+        "all_orders",
+    )
+    fields = readonly_fields
     inlines = [JobOrderInline]
+    paginator = EstimatedCountPaginator
     show_full_result_count = False
+    list_per_page = 50
+
+    def search_condition(self, term: str) -> Q:
+        condition = Q(pk__in=JobOrder.objects.filter(order_id=term).values("job_id"))
+        condition |= Q(pk__in=JobOrder.objects.filter(invoice__number=term).values("job_id"))
+        with contextlib.suppress(ValueError):  # not a job id: order id or invoice number only
+            condition |= Q(pk=uuid.UUID(term))
+        return condition
+
+    @admin.display(description="job", ordering="created_at")
+    def job(self, obj: InvoiceJob) -> str:
+        return str(obj.pk)[:8]
+
+    @admin.display(description="pending")
+    def pending(self, obj: InvoiceJob) -> int:
+        return obj.pending_count
+
+    @admin.display(description="duration")
+    def duration(self, obj: InvoiceJob) -> str:
+        if obj.finished_at is None:
+            return "running" if obj.status == InvoiceJob.Status.IN_PROGRESS else "-"
+        seconds = (obj.finished_at - obj.created_at).total_seconds()
+        return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+    @admin.display(description="all orders")
+    def all_orders(self, obj: InvoiceJob) -> str:
+        url = reverse("admin:jobs_joborder_changelist") + f"?job__id__exact={obj.pk}"
+        return format_html('<a href="{}">all {} orders of this job</a>', url, obj.total_count)
+
+    # --- retry the failed orders ----------------------------------------------------------------
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<uuid:job_id>/retry-failed/",
+                self.admin_site.admin_view(require_POST(self.retry_failed_view)),
+                name="jobs_invoicejob_retry_failed",
+            ),
+            *super().get_urls(),
+        ]
+
+    def retry_failed_view(self, request: HttpRequest, job_id: uuid.UUID) -> HttpResponseRedirect:
+        if not request.user.has_perm("jobs.retry_failed_orders"):
+            raise PermissionDenied
+        job = get_object_or_404(InvoiceJob, pk=job_id)
+        retry = job_retry_failed(job=job, actor=actor_of(request))
+        if retry is None:
+            messages.info(request, "This job has no failed orders to retry.")
+            return HttpResponseRedirect(reverse("admin:jobs_invoicejob_change", args=[job.pk]))
+        messages.success(
+            request,
+            f"The {retry.total_count} failed order(s) are being retried as a new MANUAL job {retry.pk}.",
+        )
+        return HttpResponseRedirect(reverse("admin:jobs_invoicejob_change", args=[retry.pk]))
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        job = context.get("original")
+        context["can_retry"] = bool(
+            job and job.failure_count and request.user.has_perm("jobs.retry_failed_orders")
+        )
+        return super().render_change_form(request, context, *args, **kwargs)
 
 
+@admin.register(JobOrder)
+class JobOrderAdmin(ExactSearchMixin, ReadOnlyAdmin):
+    """Every order row, for jobs too large to show on one page."""
+
+    list_display = ("order_id", "job_link", "status", "step", "message", "invoice_number", "updated_at")
+    list_filter = ("status", "step")
+    list_select_related = ("invoice", "job")
+    search_fields = ("order_id",)
+    search_help_text = "An exact order id or invoice number."
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_per_page = 100
+
+    def search_condition(self, term: str) -> Q:
+        return Q(order_id=term) | Q(invoice__number=term)
+
+    def get_model_perms(self, request: HttpRequest) -> dict[str, bool]:
+        return {}  # reached from a job page, not listed on its own in the index
+
+    @admin.display(description="job")
+    def job_link(self, obj: JobOrder) -> str:
+        url = reverse("admin:jobs_invoicejob_change", args=[obj.job_id])
+        return format_html('<a href="{}">{}</a>', url, str(obj.job_id)[:8])
+
+    @admin.display(description="invoice")
+    def invoice_number(self, obj: JobOrder) -> str:
+        return invoice_link(obj.invoice)
+
+
+# --- API clients ---------------------------------------------------------------------------------
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
+    """Created here (the secret is shown once) or with manage.py create_api_client; revoked here."""
+
     list_display = ("client_id", "tenant", "scopes", "created_at", "revoked_at")
-    list_filter = ("tenant",)
-    readonly_fields = ("application", "tenant", "created_at", "revoked_at")
+    list_filter = ("tenant", ("revoked_at", admin.EmptyFieldListFilter))
     list_select_related = ("application", "tenant")
+    actions = ["revoke"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ["tenant", "scopes"]
+        return ["client_id", "tenant", "scopes", "created_at", "revoked_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [] if obj is None else ["client_id", "tenant", "scopes", "created_at", "revoked_at"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            form.base_fields["scopes"].initial = " ".join(ALL_SCOPES)
+            form.base_fields["scopes"].help_text = f"space-separated, of: {' '.join(ALL_SCOPES)}"
+        return form
+
+    def save_model(self, request: HttpRequest, obj: ApiClient, form: Any, change: bool) -> None:
+        if change:
+            return  # nothing about a client changes after creation; revoke it instead
+        created, secret = api_client_create(
+            tenant=obj.tenant, scopes=obj.scopes, name="created in the console"
+        )
+        obj.pk, obj.application = created.pk, created.application
+        messages.warning(
+            request,
+            f"client_id: {created.application.client_id}   client_secret: {secret}   "
+            "- copy the secret now: it is stored hashed and cannot be shown again.",
+        )
+
+    @admin.action(description="Revoke the selected API clients (their tokens stop working at once)")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
+        from invoicing.services import event_record
+
+        for client in queryset.filter(revoked_at__isnull=True).select_related("application"):
+            api_client_revoke(api_client=client)
+            event_record(
+                tenant_id=client.tenant_id,
+                type="api_client_revoked",
+                actor=actor_of(request),
+                message=f"API client {client.application.client_id} revoked",
+            )
+        messages.success(request, "Revoked.")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: the audit trail keeps who had access
 
     @admin.display(description="client id")
     def client_id(self, obj: ApiClient) -> str:
         return str(obj.application.client_id)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # created with `manage.py create_api_client` (the secret is shown once)

@@ -21,6 +21,13 @@ class JobsConfig(AppConfig):
             schedules.automatic_schedule_remove(instance.code)
 
         post_save.connect(tenant_saved, sender=Tenant, weak=False, dispatch_uid="jobs.tenant_schedule")
+
+        # The console's roles need the permissions, which exist only after migrate.
+        from django.db.models.signals import post_migrate
+
+        from jobs.roles import roles_ensure
+
+        post_migrate.connect(roles_ensure, sender=self, weak=False, dispatch_uid="jobs.roles")
         post_delete.connect(
             tenant_deleted, sender=Tenant, weak=False, dispatch_uid="jobs.tenant_schedule_remove"
         )

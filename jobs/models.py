@@ -39,6 +39,10 @@ class InvoiceJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("retry_failed_orders", "Can retry the failed orders of a job"),
+            ("run_automatic_job", "Can run an AUTOMATIC job now"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(success_count__lte=F("total_count") - F("failure_count")),
@@ -94,10 +98,9 @@ class JobOrder(models.Model):
             models.Index(fields=["job", "position"]),
             # the reconciler looks for pending rows whose step has not moved for a while
             models.Index(fields=["status", "step_started_at"], name="joborder_pending_idx"),
-            # "is this order held by another unfinished job?" (AUTOMATIC jobs, once per page)
-            models.Index(
-                fields=["order_id"], name="joborder_pending_order_idx", condition=Q(status="PENDING")
-            ),
+            # finding an order across jobs: "held by another unfinished job?" (AUTOMATIC jobs,
+            # once per page) and the console's search by order id
+            models.Index(fields=["order_id"], name="joborder_order_idx"),
         ]
 
     def __str__(self) -> str:

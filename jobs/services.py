@@ -68,6 +68,28 @@ def job_create_manual(*, tenant: Tenant, order_ids: Sequence[str], requested_by:
     return job
 
 
+def job_retry_failed(*, job: InvoiceJob, actor: str) -> InvoiceJob | None:
+    """The failed orders of a job, as a new MANUAL job (None when none failed). Audited."""
+    failed = list(
+        JobOrder.objects.filter(job=job, status=JobOrder.Status.FAILURE)
+        .order_by("position")
+        .values_list("order_id", flat=True)
+    )
+    if not failed:
+        return None
+    with transaction.atomic():
+        retry = job_create_manual(tenant=job.tenant, order_ids=failed, requested_by=actor)
+        steps.event_record(
+            tenant_id=job.tenant_id,
+            type="job_retried",
+            actor=actor,
+            message=f"Failed orders of job {job.pk} retried as job {retry.pk}: {', '.join(failed[:20])}"
+            + (" …" if len(failed) > 20 else ""),
+            data={"from_job": str(job.pk), "new_job": str(retry.pk), "orders": len(failed)},
+        )
+    return retry
+
+
 def job_start(*, job_id: str | uuid.UUID) -> int:
     """Send every order that has not started into the pipeline. Safe to repeat.
 
