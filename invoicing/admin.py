@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_POST
 from integrations.ports import PermanentError
 from invoicing.admin_paging import EstimatedCountPaginator
 from invoicing.models import EmailDelivery, Invoice, InvoiceEvent, PaymentCapture, Tenant
+from invoicing.money import round_money
 from invoicing.services import event_record, invoice_email_resend
 
 
@@ -166,6 +168,12 @@ class TenantAdmin(admin.ModelAdmin):
         )
 
 
+def money(amount: Decimal | None, currency: str) -> str:
+    if amount is None:
+        return "-"
+    return f"{round_money(amount, currency or 'EUR'):,} {currency}"
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -197,8 +205,8 @@ class InvoiceAdmin(ReadOnlyAdmin):
     """Issued invoices and their numbers are never edited or deleted here."""
 
     list_display = (
-        "number", "tenant", "order_id", "customer_name", "issue_date", "net_total", "tax_total", "gross_total",
-        "currency", "capture", "email", "pdf_link",
+        "number", "tenant", "order_id", "customer_name", "issue_date", "net", "tax", "gross",
+        "capture", "email", "pdf_link",
     )  # fmt: skip
     list_filter = ("status", "tenant", ("issue_date", admin.DateFieldListFilter))
     list_select_related = ("tenant",)
@@ -209,7 +217,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
     list_per_page = 50
     fields = (
         "number", "status", "tenant", "order_id", "customer_name", "customer_email", "order_date", "issue_date",
-        "issued_at", "net_total", "tax_total", "gross_total", "currency", "capture", "pdf_sha256",
+        "issued_at", "net", "tax", "gross", "capture", "pdf_checksum",
     )  # fmt: skip
     readonly_fields = fields
     inlines = [DeliveryInline]
@@ -231,6 +239,22 @@ class InvoiceAdmin(ReadOnlyAdmin):
         if not term:
             return queryset, False
         return queryset.filter(Q(number=term) | Q(order_id=term) | Q(customer_email=term)), False
+
+    @admin.display(description="net", ordering="net_total")
+    def net(self, obj: Invoice) -> str:
+        return money(obj.net_total, obj.currency)
+
+    @admin.display(description="tax", ordering="tax_total")
+    def tax(self, obj: Invoice) -> str:
+        return money(obj.tax_total, obj.currency)
+
+    @admin.display(description="gross", ordering="gross_total")
+    def gross(self, obj: Invoice) -> str:
+        return money(obj.gross_total, obj.currency)
+
+    @admin.display(description="PDF checksum (SHA-256)")
+    def pdf_checksum(self, obj: Invoice) -> str:
+        return obj.pdf_sha256 or "-"
 
     @admin.display(description="capture")
     def capture(self, obj: Invoice) -> str:
@@ -330,3 +354,32 @@ class InvoiceEventAdmin(ReadOnlyAdmin):
     search_fields = ("order_id", "invoice__number", "message")
     list_select_related = ("tenant", "invoice")
     show_full_result_count = False
+
+
+# The console is for operations staff: name it so, and keep out what they must not touch.
+admin.site.site_header = "Invoice Service console"
+admin.site.site_title = "Invoice Service console"
+admin.site.index_title = "Jobs, invoices and tenants"
+
+
+def _hide_oauth_internals() -> None:
+    """API clients (jobs.ApiClient) are the way in; raw OAuth applications and grant records
+    would only let someone create a client without a tenant, or confuse."""
+    from oauth2_provider.models import (
+        get_application_model,
+        get_grant_model,
+        get_id_token_model,
+        get_refresh_token_model,
+    )
+
+    for model in (
+        get_application_model(),
+        get_grant_model(),
+        get_id_token_model(),
+        get_refresh_token_model(),
+    ):
+        if admin.site.is_registered(model):
+            admin.site.unregister(model)
+
+
+_hide_oauth_internals()
