@@ -100,10 +100,16 @@ class TenantAdmin(admin.ModelAdmin):
     def logo_preview(self, obj: Tenant) -> str:
         if not obj or not obj.logo:
             return "no logo: invoices are printed without one"
-        return format_html('<img src="{}" alt="logo" style="max-height:80px;max-width:320px">', obj.logo.url)
+        url = reverse("admin:invoicing_tenant_logo", args=[obj.pk])
+        return format_html('<img src="{}" alt="logo" style="max-height:80px;max-width:320px">', url)
 
     def get_urls(self) -> list[Any]:
         return [
+            path(
+                "<int:tenant_id>/logo/",
+                self.admin_site.admin_view(self.logo_view),
+                name="invoicing_tenant_logo",
+            ),
             path(
                 "<int:tenant_id>/run-automatic/",
                 self.admin_site.admin_view(require_POST(self.run_automatic_view)),
@@ -111,6 +117,13 @@ class TenantAdmin(admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def logo_view(self, request: HttpRequest, tenant_id: int) -> FileResponse:
+        # served to staff here: media is not served publicly, because invoice PDFs live there too
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        tenant = get_object_or_404(Tenant.objects.exclude(logo=""), pk=tenant_id)
+        return FileResponse(tenant.logo.open("rb"))
 
     def run_automatic_view(self, request: HttpRequest, tenant_id: int) -> HttpResponseRedirect:
         from jobs.automatic import InvoiceSettingsError, automatic_run_scheduled

@@ -114,7 +114,9 @@ class Tenant(models.Model):
 
         self.emporix_client_secret_encrypted = encrypt_secret(secret)
 
-    def emporix_client_secret(self) -> str:
+    # Not named emporix_client_secret: the admin form has a write-only field of that name, and on
+    # a read-only page Django would render a same-named model attribute, i.e. the secret.
+    def decrypted_emporix_client_secret(self) -> str:
         from integrations.credentials import decrypt_secret
 
         return decrypt_secret(self.emporix_client_secret_encrypted)

@@ -11,6 +11,7 @@ import contextlib
 import uuid
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
@@ -24,7 +25,7 @@ from django.views.decorators.http import require_POST
 from invoicing.admin import ReadOnlyAdmin
 from invoicing.admin_paging import EstimatedCountPaginator
 from invoicing.models import Invoice
-from jobs.clients import ALL_SCOPES, api_client_create, api_client_revoke
+from jobs.clients import ALL_SCOPES, UnknownScope, api_client_create, api_client_revoke, scopes_parse
 from jobs.models import ApiClient, InvoiceJob, JobOrder
 from jobs.services import job_retry_failed
 
@@ -85,9 +86,7 @@ class JobOrderInline(admin.TabularInline):
 class ExactSearchMixin:
     """Search by exact ids through indexes; no LIKE scans."""
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ):
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         term = search_term.strip()
         if not term:
             return queryset, False
@@ -226,6 +225,18 @@ class JobOrderAdmin(ExactSearchMixin, ReadOnlyAdmin):
 
 
 # --- API clients ---------------------------------------------------------------------------------
+class ApiClientAddForm(forms.ModelForm):
+    class Meta:
+        model = ApiClient
+        fields = ("tenant", "scopes")
+
+    def clean_scopes(self) -> str:
+        try:
+            return " ".join(scopes_parse(self.cleaned_data["scopes"]))
+        except UnknownScope as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
     """Created here (the secret is shown once) or with manage.py create_api_client; revoked here."""
@@ -244,6 +255,8 @@ class ApiClientAdmin(admin.ModelAdmin):
         return [] if obj is None else ["client_id", "tenant", "scopes", "created_at", "revoked_at"]
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = ApiClientAddForm
         form = super().get_form(request, obj, change=change, **kwargs)
         if obj is None:
             form.base_fields["scopes"].initial = " ".join(ALL_SCOPES)
@@ -263,7 +276,10 @@ class ApiClientAdmin(admin.ModelAdmin):
             "- copy the secret now: it is stored hashed and cannot be shown again.",
         )
 
-    @admin.action(description="Revoke the selected API clients (their tokens stop working at once)")
+    @admin.action(
+        description="Revoke the selected API clients (their tokens stop working at once)",
+        permissions=["change"],  # administrators; operators only look
+    )
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
         from invoicing.services import event_record
 
@@ -283,3 +299,42 @@ class ApiClientAdmin(admin.ModelAdmin):
     @admin.display(description="client id")
     def client_id(self, obj: ApiClient) -> str:
         return str(obj.application.client_id)
+
+
+# --- third-party pages: their actions change things, so they are for administrators only -------
+def _actions_only_for_changers(model: type) -> None:
+    """Re-register a third-party ModelAdmin so that its actions need the change permission.
+
+    django-celery-beat's enable/disable/run actions and django-oauth-toolkit's token
+    revocation declare no permission, so anyone who can view the page could run them.
+    """
+    registered = admin.site._registry.get(model)
+    if registered is None:
+        return
+    base = type(registered)
+
+    class ChangersOnly(base):  # type: ignore[valid-type,misc]
+        def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+            return super().get_actions(request) if self.has_change_permission(request) else {}
+
+    ChangersOnly.__name__ = f"ChangersOnly{base.__name__}"
+    admin.site.unregister(model)
+    admin.site.register(model, ChangersOnly)
+
+
+def _guard_third_party_actions() -> None:
+    from django_celery_beat.models import (
+        ClockedSchedule,
+        CrontabSchedule,
+        IntervalSchedule,
+        PeriodicTask,
+        SolarSchedule,
+    )
+    from oauth2_provider.models import get_access_token_model
+
+    for model in (PeriodicTask, CrontabSchedule, IntervalSchedule, ClockedSchedule, SolarSchedule):
+        _actions_only_for_changers(model)
+    _actions_only_for_changers(get_access_token_model())
+
+
+_guard_third_party_actions()

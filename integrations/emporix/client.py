@@ -89,7 +89,7 @@ class EmporixClient:
         self.tenant = tenant.code
         self.base_url = tenant.emporix_base_url.rstrip("/")
         self.client_id = tenant.emporix_client_id
-        self._secret = tenant.emporix_client_secret()
+        self._secret = tenant.decrypted_emporix_client_secret()
         self._cache_key = hashlib.sha256(
             f"{self.base_url}|{self.tenant}|{self.client_id}|{self._secret}".encode()
         ).hexdigest()

@@ -81,7 +81,7 @@ def row(job_, order_id: str) -> JobOrder:
 def test_client_secret_is_stored_encrypted(shop):
     stored = Tenant.objects.get(pk=shop.pk)
     assert SECRET not in stored.emporix_client_secret_encrypted
-    assert stored.emporix_client_secret() == SECRET
+    assert stored.decrypted_emporix_client_secret() == SECRET
     assert SECRET not in repr(EmporixClient(stored))
 
 

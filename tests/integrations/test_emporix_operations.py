@@ -48,7 +48,7 @@ def test_create_tenant_with_the_emporix_backend_stores_the_secret_encrypted():
 
     tenant = Tenant.objects.get(code="shop")
     assert tenant.backend == "emporix" and tenant.emporix_client_id == "invoice-service"
-    assert tenant.emporix_client_secret() == SECRET
+    assert tenant.decrypted_emporix_client_secret() == SECRET
     assert SECRET not in tenant.emporix_client_secret_encrypted
     assert SECRET not in output and "check_tenant shop" in output
     assert not tenant.number_series.exists()  # numbers come from Emporix
@@ -121,11 +121,11 @@ def test_admin_secret_is_write_only_and_kept_when_left_empty(client):
     data["emporix_client_secret"] = ""
     response = client.post(url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert Tenant.objects.get(pk=tenant.pk).emporix_client_secret() == SECRET  # kept
+    assert Tenant.objects.get(pk=tenant.pk).decrypted_emporix_client_secret() == SECRET  # kept
 
     data["emporix_client_secret"] = "new-secret"
     client.post(url, data)
-    assert Tenant.objects.get(pk=tenant.pk).emporix_client_secret() == "new-secret"
+    assert Tenant.objects.get(pk=tenant.pk).decrypted_emporix_client_secret() == "new-secret"
 
 
 def test_check_tenant_flags_a_required_placeholder_the_tenant_does_not_send():
