@@ -19,6 +19,7 @@ run: install
 
 # Finds (or starts) PostgreSQL and Redis, then runs the whole suite against them.
 test: install
+	@scripts/ensure-chromium
 	@scripts/with-test-services $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -13,6 +13,7 @@ from django.http import FileResponse, HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from integrations.ports import PermanentError
@@ -227,6 +228,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
     search_help_text = "An exact invoice number, order id or customer email."
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # per-filter counts would count the whole table
     list_per_page = 50
     fields = (
         "number", "status", "tenant", "order_id", "customer_name", "customer_email", "order_date", "issue_date",
@@ -290,7 +292,8 @@ class InvoiceAdmin(ReadOnlyAdmin):
         return [
             path(
                 "<int:invoice_id>/pdf/",
-                self.admin_site.admin_view(self.pdf_view),
+                # SAMEORIGIN: the invoice page shows the PDF in a frame (Django's default is DENY)
+                self.admin_site.admin_view(xframe_options_sameorigin(self.pdf_view)),
                 name="invoicing_invoice_pdf",
             ),
             path(
@@ -367,6 +370,7 @@ class InvoiceEventAdmin(ReadOnlyAdmin):
     search_fields = ("order_id", "invoice__number", "message")
     list_select_related = ("tenant", "invoice")
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # per-filter counts would count the whole table
 
 
 # The console is for operations staff: name it so, and keep out what they must not touch.

@@ -173,7 +173,13 @@ class Invoice(models.Model):
                 name="issued_invoice_has_number",
             ),
         ]
-        indexes = [models.Index(fields=["number"], name="invoice_number_idx")]  # the console's search
+        indexes = [
+            # the console: its search (exact number, order id or customer email) and its list order
+            models.Index(fields=["number"], name="invoice_number_idx"),
+            models.Index(fields=["order_id"], name="invoice_order_idx"),
+            models.Index(fields=["customer_email"], name="invoice_customer_email_idx"),
+            models.Index(fields=["-created_at", "-id"], name="invoice_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.number or f"draft for order {self.order_id}"

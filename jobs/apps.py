@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 class JobsConfig(AppConfig):
     name = "jobs"
-    verbose_name = "Invoice jobs"
+    verbose_name = "Invoice jobs and API access"  # sorts first in the console
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -29,6 +29,10 @@ class InvoiceJob(models.Model):
     success_count = models.PositiveIntegerField(default=0)
     failure_count = models.PositiveIntegerField(default=0)
     requested_by = models.CharField(max_length=200, blank=True)
+    # a MANUAL job that retries the failed orders of another job (the console's retry)
+    retry_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries", editable=False
+    )
     # AUTOMATIC jobs: True while the orders are still being found (the job is not DONE before),
     # the query they were found with (fixed at creation) and where the search goes on.
     resolving = models.BooleanField(default=False)
@@ -117,6 +121,9 @@ class ApiClient(models.Model):
     scopes = models.CharField(max_length=500, help_text="space-separated scopes this client may request")
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API client"
 
     def __str__(self) -> str:
         return f"{self.tenant.code}: {self.application.client_id}"

@@ -32,7 +32,9 @@ def roles_ensure(**kwargs: Any) -> None:
         for app, codename in OPERATOR_ACTIONS
         for p in Permission.objects.filter(content_type__app_label=app, codename=codename)
     ]
-    operators.permissions.set([*console.filter(codename__startswith="view_"), *actions])
+    # not oauth2_provider's pages: they list live bearer tokens
+    viewable = console.filter(codename__startswith="view_").exclude(content_type__app_label="oauth2_provider")
+    operators.permissions.set([*viewable, *actions])
     administrators, _ = Group.objects.get_or_create(name=ADMINISTRATORS)
     administrators.permissions.set(
         [

@@ -42,7 +42,9 @@ def next_step(step: str) -> str:
 
 
 # --- creating jobs -----------------------------------------------------------------------------
-def job_create_manual(*, tenant: Tenant, order_ids: Sequence[str], requested_by: str = "") -> InvoiceJob:
+def job_create_manual(
+    *, tenant: Tenant, order_ids: Sequence[str], requested_by: str = "", retry_of: InvoiceJob | None = None
+) -> InvoiceJob:
     """One transaction: the job and a PENDING row per distinct order id; started after commit."""
     from jobs.tasks import start_job
 
@@ -54,6 +56,7 @@ def job_create_manual(*, tenant: Tenant, order_ids: Sequence[str], requested_by:
             job_type=InvoiceJob.Type.MANUAL,
             total_count=len(distinct),
             requested_by=requested_by,
+            retry_of=retry_of,
             status=InvoiceJob.Status.IN_PROGRESS if distinct else InvoiceJob.Status.DONE,
             finished_at=None if distinct else now,
         )
@@ -78,7 +81,7 @@ def job_retry_failed(*, job: InvoiceJob, actor: str) -> InvoiceJob | None:
     if not failed:
         return None
     with transaction.atomic():
-        retry = job_create_manual(tenant=job.tenant, order_ids=failed, requested_by=actor)
+        retry = job_create_manual(tenant=job.tenant, order_ids=failed, requested_by=actor, retry_of=job)
         steps.event_record(
             tenant_id=job.tenant_id,
             type="job_retried",
