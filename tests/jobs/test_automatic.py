@@ -227,27 +227,30 @@ def test_orders_appear_page_by_page(tenant, django_capture_on_commit_callbacks):
     ]
 
 
-def test_job_is_not_done_while_its_orders_are_still_being_found(tenant):
+def search_killed_after_first_page():
+    """The search's worker dies when it asks for the second page (as a SIGKILL would do)."""
     from integrations.local.adapters import LocalOrderSource
 
-    configuration_set(tenant=tenant, key="invoiceSettings", value=SETTINGS)
-    store(tenant, "FIRST")
-    store(tenant, "SECOND")
     original = LocalOrderSource.find_orders
     calls = {"n": 0}
 
-    def stop_after_first_page(self, query, *, cursor, page_size):
+    def find_orders(self, query, *, cursor, page_size):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("worker killed")
         return original(self, query, cursor=cursor, page_size=page_size)
 
+    return mock.patch.object(LocalOrderSource, "find_orders", find_orders)
+
+
+def test_job_is_not_done_while_its_orders_are_still_being_found(tenant):
+    configuration_set(tenant=tenant, key="invoiceSettings", value=SETTINGS)
+    store(tenant, "FIRST")
+    store(tenant, "SECOND")
+
     with mock.patch("jobs.automatic._dispatch"):
         job = job_create_automatic(tenant=tenant, now=NOW)
-        with (
-            mock.patch.object(LocalOrderSource, "find_orders", stop_after_first_page),
-            pytest.raises(RuntimeError),
-        ):
+        with search_killed_after_first_page(), pytest.raises(RuntimeError):
             automatic_job_resolve(job_id=job.pk, page_size=1)
     drive(job)  # the order found so far is invoiced ...
     job.refresh_from_db()
@@ -263,23 +266,10 @@ def test_redelivered_resolution_carries_on_from_its_cursor_without_duplicates(te
     configuration_set(tenant=tenant, key="invoiceSettings", value=SETTINGS)
     for n in range(4):
         store(tenant, f"O-{n}")
-    from integrations.local.adapters import LocalOrderSource
-
-    original = LocalOrderSource.find_orders
-    calls = {"n": 0}
-
-    def crash_after_first_page(self, query, *, cursor, page_size):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("worker killed")
-        return original(self, query, cursor=cursor, page_size=page_size)
 
     with mock.patch("jobs.automatic._dispatch"):
         job = job_create_automatic(tenant=tenant, now=NOW)
-        with (
-            mock.patch.object(LocalOrderSource, "find_orders", crash_after_first_page),
-            pytest.raises(RuntimeError),
-        ):
+        with search_killed_after_first_page(), pytest.raises(RuntimeError):
             automatic_job_resolve(job_id=job.pk, page_size=2)
         automatic_job_resolve(job_id=job.pk, page_size=2)  # the redelivered task
         automatic_job_resolve(job_id=job.pk, page_size=2)  # and once more: nothing left to do
