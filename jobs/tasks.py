@@ -8,28 +8,18 @@ when the retries run out, or on a permanent fault, the order fails with an hones
 from __future__ import annotations
 
 import logging
-import random
 from typing import Any
 
 from celery import Task, shared_task
-from celery.exceptions import SoftTimeLimitExceeded
-from django.conf import settings
-from django.db import InterfaceError, OperationalError
 
-from integrations.ports import PermanentError, TransientError
+from integrations.ports import PermanentError
 from jobs import services
 from jobs.models import JobOrder
+from jobs.retrying import TRANSIENT, retry_or_give_up
 
 logger = logging.getLogger(__name__)
 
 STEP_LABELS = dict(JobOrder.Step.choices)
-
-
-def retry_delay(retries: int) -> float:
-    """Exponential backoff with full jitter, capped."""
-    base = settings.INVOICE_RETRY_BASE_DELAY
-    ceiling = min(settings.INVOICE_RETRY_MAX_DELAY, base * (2**retries))
-    return random.uniform(base / 2, max(base / 2, ceiling))
 
 
 def _run_step(task: Task, job_order_id: int, step: str) -> str:
@@ -39,22 +29,18 @@ def _run_step(task: Task, job_order_id: int, step: str) -> str:
     except PermanentError as exc:
         services.step_give_up(job_order_id=job_order_id, step=step, reason=exc.message)
         return "failed"
-    except (TransientError, OperationalError, InterfaceError, SoftTimeLimitExceeded) as exc:
-        reason = exc.message if isinstance(exc, TransientError) else f"{type(exc).__name__}: {exc}"
-        retries = task.request.retries
-        if retries >= settings.INVOICE_STEP_MAX_RETRIES:
-            services.step_give_up(
+    except TRANSIENT as exc:
+        return retry_or_give_up(
+            task,
+            exc,
+            give_up=lambda reason: services.step_give_up(
+                job_order_id=job_order_id, step=step, reason=f"{label} {reason}"
+            ),
+            on_retry=lambda delay, attempt, reason: services.step_note_retry(
                 job_order_id=job_order_id,
-                step=step,
-                reason=f"{label} failed after {retries + 1} attempts: {reason}",
-            )
-            return "gave up"
-        delay = retry_delay(retries)
-        services.step_note_retry(
-            job_order_id=job_order_id,
-            message=f"{label}: temporary problem, retrying in {delay:.0f} s (attempt {retries + 1}): {reason}",
+                message=f"{label}: temporary problem, retrying in {delay:.0f} s (attempt {attempt}): {reason}",
+            ),
         )
-        raise task.retry(countdown=delay, exc=exc, max_retries=settings.INVOICE_STEP_MAX_RETRIES + 1) from exc
     except Exception as exc:  # a bug or bad data (integrity errors too): retrying would not help
         logger.exception("step %s of job order %s failed unexpectedly", step, job_order_id)
         services.step_give_up(
@@ -104,14 +90,11 @@ def resolve_automatic_job(self: Task, job_id: str) -> int:
 
     try:
         return automatic.automatic_job_resolve(job_id=job_id)
-    except (TransientError, OperationalError, InterfaceError, SoftTimeLimitExceeded) as exc:
-        reason = exc.message if isinstance(exc, TransientError) else f"{type(exc).__name__}: {exc}"
-        if self.request.retries >= settings.INVOICE_STEP_MAX_RETRIES:
-            automatic.automatic_job_give_up(
-                job_id=job_id, reason=f"gave up after {self.request.retries + 1} attempts: {reason}"
-            )
-            return 0
-        raise self.retry(countdown=retry_delay(self.request.retries), exc=exc) from exc
+    except TRANSIENT as exc:
+        retry_or_give_up(
+            self, exc, give_up=lambda reason: automatic.automatic_job_give_up(job_id=job_id, reason=reason)
+        )
+        return 0
     except PermanentError as exc:
         automatic.automatic_job_give_up(job_id=job_id, reason=exc.message)
         return 0

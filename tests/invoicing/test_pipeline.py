@@ -458,3 +458,24 @@ def test_local_gateway_concurrent_captures_with_one_key_charge_once():
     assert {a.successful for a in answers} == {True}
     assert len({a.capture_id for a in answers}) == 1
     assert GatewayCapture.objects.count() == 1
+
+
+def test_resend_with_the_mail_server_down_retries_then_marks_the_delivery_failed(tenant):
+    from invoicing.services import invoice_email_resend
+    from invoicing.tasks import send_email_delivery
+
+    factories.orders_store(tenant, factories.INVOICE_ORDER)
+    invoice = result(drive(job_for(tenant, factories.INVOICE_ORDER)), factories.INVOICE_ORDER).invoice
+    delivery = invoice_email_resend(invoice=invoice, actor="test")
+
+    with mock.patch(
+        "django.core.mail.EmailMessage.send", side_effect=ConnectionRefusedError("SMTP down")
+    ) as send:
+        send_email_delivery.apply(args=[delivery.pk])
+
+    delivery.refresh_from_db()
+    assert send.call_count == 4  # the first try and three retries (INVOICE_STEP_MAX_RETRIES in tests)
+    assert delivery.status == "FAILED"
+    assert delivery.error.startswith("Email failed after 4 attempts: Email to")
+    assert "SMTP down" in delivery.error
+    assert len(mail.outbox) == 1  # only the pipeline's own email went out
