@@ -119,10 +119,6 @@ class StepOutcome:
     note: str = ""
 
 
-def _run_email(job_order: JobOrder) -> str:
-    return steps.invoice_email(job_order=job_order)
-
-
 def _run_finish(job_order: JobOrder) -> str:
     from jobs.selectors import invoice_document_url
 
@@ -137,7 +133,7 @@ STEP_SERVICES: dict[str, Callable[[JobOrder], str]] = {
     Step.CAPTURE: lambda jo: steps.payment_capture(job_order=jo),
     Step.ISSUE: lambda jo: steps.invoice_issue(job_order=jo),
     Step.RENDER: lambda jo: steps.invoice_render(job_order=jo),
-    Step.EMAIL: _run_email,
+    Step.EMAIL: lambda jo: steps.invoice_email(job_order=jo),
     Step.FINISH: _run_finish,
 }
 
