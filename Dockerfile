@@ -1,4 +1,6 @@
 # One image for all three processes: web (default), worker and beat (override the command).
+# It holds no secret: SECRET_KEY and CREDENTIALS_ENCRYPTION_KEYS come from the environment at
+# run time, and every process refuses to start without them (REQUIRE_ENV_SECRETS, see README).
 #   docker run IMAGE                                   -> gunicorn on :8000
 #   docker run IMAGE celery -A config worker -l INFO   -> a worker (run as many as needed)
 #   docker run IMAGE celery -A config beat -l INFO     -> exactly one beat
@@ -7,6 +9,7 @@ FROM python:3.13-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     VAR_DIR=/app/var \
+    REQUIRE_ENV_SECRETS=1 \
     PORT=8000
 
 WORKDIR /app
@@ -18,7 +21,11 @@ RUN pip install --no-cache-dir uv==0.13.8 \
     && pip uninstall -y uv
 
 COPY . .
-RUN SECRET_KEY=build-only python manage.py collectstatic --no-input -v 0 \
+# collectstatic loads the settings, which want keys: throwaway random ones that live only in
+# this RUN's environment (generated inside the step, so neither the image nor its history has them).
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+    CREDENTIALS_ENCRYPTION_KEYS="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+    python manage.py collectstatic --no-input -v 0 \
     && mkdir -p /app/var && chown -R invoice /app/var
 
 USER invoice

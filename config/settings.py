@@ -8,9 +8,16 @@ Production sets DATABASE_URL, CELERY_BROKER_URL, an email backend and, if wanted
 from __future__ import annotations
 
 import os
+import secrets
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+from config.keyfiles import read_or_create_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -36,12 +43,104 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The embedded default only serves a local demo; `manage.py check --deploy` flags it (prefix).
-SECRET_KEY = os.environ.get("SECRET_KEY", "django-insecure-local-demo-key-set-SECRET_KEY-in-production")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-# Absolute base of download links when the service sits behind a proxy; else the request's host.
-PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
+
+# --- secrets --------------------------------------------------------------------------------
+# No key that appears in the source is ever used. Production (DATABASE_URL set; the Docker
+# image sets REQUIRE_ENV_SECRETS) takes SECRET_KEY and CREDENTIALS_ENCRYPTION_KEYS from the
+# environment and refuses to start without them: web, worker, beat and every manage.py command
+# import these settings. The embedded defaults generate both once per installation under
+# VAR_DIR (mode 0600) and reuse them.
+REQUIRE_ENV_SECRETS = env_bool("REQUIRE_ENV_SECRETS", bool(os.environ.get("DATABASE_URL")))
+
+
+def _missing(name: str, example: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(
+        f"{name} is not set. With DATABASE_URL (production) or REQUIRE_ENV_SECRETS it must come from "
+        f"the environment; generate one with: {example}"
+    )
+
+
+_SECRET_KEY_EXAMPLE = "python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+_FERNET_KEY_EXAMPLE = (
+    "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+)
+SECRET_KEY = os.environ.get("SECRET_KEY", "").strip()
+if not SECRET_KEY:
+    if REQUIRE_ENV_SECRETS:
+        raise _missing("SECRET_KEY", _SECRET_KEY_EXAMPLE)
+    SECRET_KEY = read_or_create_key(VAR_DIR / "secret_key", generate=lambda: secrets.token_urlsafe(64))
+# Old keys, newest first, still accepted for signatures (download links, sessions) while rotating.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
+
+# Fernet keys encrypting stored client secrets of outside services (integrations/credentials.py),
+# newest first: older ones still decrypt, so keys can be rotated. Never derived from SECRET_KEY.
+CREDENTIALS_ENCRYPTION_KEYS = env_list("CREDENTIALS_ENCRYPTION_KEYS", [])
+if not CREDENTIALS_ENCRYPTION_KEYS:
+    if REQUIRE_ENV_SECRETS:
+        raise _missing("CREDENTIALS_ENCRYPTION_KEYS", _FERNET_KEY_EXAMPLE)
+    CREDENTIALS_ENCRYPTION_KEYS = [
+        read_or_create_key(VAR_DIR / "credentials_key", generate=lambda: Fernet.generate_key().decode())
+    ]
+for _position, _key in enumerate(CREDENTIALS_ENCRYPTION_KEYS, start=1):
+    try:
+        Fernet(_key.encode())
+    except ValueError:
+        # The message names the position, never the value: it is a secret.
+        raise ImproperlyConfigured(
+            f"CREDENTIALS_ENCRYPTION_KEYS: key {_position} is not a Fernet key (32 url-safe base64-encoded "
+            f"bytes); generate one with: {_FERNET_KEY_EXAMPLE}"
+        ) from None
+
+# --- hosts and HTTPS ------------------------------------------------------------------------
+# Absolute URLs (downloadLink, the document URL written back to Emporix) are built from
+# PUBLIC_BASE_URL when it is set; otherwise from the request's Host header, which Django checks
+# against ALLOWED_HOSTS (a Host not listed answers 400).
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").strip().rstrip("/")
+_public = urlsplit(PUBLIC_BASE_URL)
+if PUBLIC_BASE_URL and (_public.scheme not in {"http", "https"} or not _public.hostname):
+    raise ImproperlyConfigured(
+        f"PUBLIC_BASE_URL must be an absolute http(s) URL such as https://invoices.example.com, not {PUBLIC_BASE_URL!r}"
+    )
+PUBLIC_HTTPS = _public.scheme == "https"
+_public_hosts = []
+if _public.hostname:
+    # ALLOWED_HOSTS writes IPv6 literals in brackets; urlsplit's hostname drops them.
+    _public_hosts = [f"[{_public.hostname}]" if ":" in _public.hostname else _public.hostname]
+ALLOWED_HOSTS = [
+    *env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"]),
+    *_public_hosts,
+]
+CSRF_TRUSTED_ORIGINS = [
+    *env_list("CSRF_TRUSTED_ORIGINS", []),
+    *([f"{_public.scheme}://{_public.netloc}"] if PUBLIC_BASE_URL else []),
+]
+
+
+def _proxy_ssl_header(value: str) -> tuple[str, str] | None:
+    """'HTTP_X_FORWARDED_PROTO,https' -> the (META key, value) pair Django expects, or None."""
+    if not value.strip():
+        return None
+    name, _, expected = (part.strip() for part in value.partition(","))
+    if not name.startswith("HTTP_") or not expected:
+        raise ImproperlyConfigured(
+            "SECURE_PROXY_SSL_HEADER must be '<META name>,<value>', e.g. 'HTTP_X_FORWARDED_PROTO,https'"
+        )
+    return name, expected
+
+
+# Only set it behind a proxy that always sets (and never passes through) this header: anyone
+# who can send it directly makes a plain-HTTP request look secure.
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
+# Redirecting needs to know the original scheme; without the proxy header it would loop.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PUBLIC_HTTPS and SECURE_PROXY_SSL_HEADER is not None)
+SECURE_REDIRECT_EXEMPT = [r"^health$"]  # load balancers probe over plain HTTP
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PUBLIC_HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PUBLIC_HTTPS)
+# HSTS (RFC 6797): sent only on HTTPS responses. includeSubDomains covers the hosts below the
+# service's own host; preload only matters once the registrable domain is submitted for it.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if PUBLIC_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PUBLIC_HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -56,6 +155,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "django_celery_beat",
     "anymail",
+    "axes",
     "invoicing",
     "integrations",
     "jobs",
@@ -71,6 +171,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # django-axes wants to be last: it turns a login attempt flagged as locked out into its 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -117,9 +219,29 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- admin login --------------------------------------------------------------------------------
+# Django's four standard validators, for every password set through the admin or manage.py.
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes throttles the admin login: after ADMIN_LOGIN_FAILURE_LIMIT failed attempts for one
+# username from one IP address, that pair is locked out for ADMIN_LOGIN_COOLOFF_MINUTES (429).
+# Per username *and* IP, so a guesser elsewhere cannot lock a colleague out.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: it refuses a locked-out pair before any check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no banner at every process start; failures and lockouts are still logged
+# Behind N reverse proxies the client is the Nth address from the right of X-Forwarded-For.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
@@ -197,6 +319,10 @@ CELERY_TIMEZONE = "UTC"
 
 # --- the invoice service ----------------------------------------------------------------------
 INVOICE_MAX_ORDER_IDS = env_int("INVOICE_MAX_ORDER_IDS", 1000)
+# Largest request body; above it the answer is 413 (config/limits.py). Django checks its own limit
+# lazily when a view reads the body (DRF parses JSON from request.body), so both are one number.
+INVOICE_MAX_BODY_BYTES = env_int("INVOICE_MAX_BODY_BYTES", 10 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = INVOICE_MAX_BODY_BYTES
 INVOICE_DOWNLOAD_LINK_TTL = env_int("INVOICE_DOWNLOAD_LINK_TTL", 7 * 24 * 3600)  # seconds
 # Transient faults (5xx, timeouts, lost connections) are retried this often, with exponential
 # backoff from INVOICE_RETRY_BASE_DELAY seconds (capped, with jitter), before the order fails.
@@ -209,7 +335,6 @@ INVOICE_AUTOMATIC_PAGE_SIZE = env_int("INVOICE_AUTOMATIC_PAGE_SIZE", 100)
 INVOICE_STUCK_AFTER = env_int("INVOICE_STUCK_AFTER", 600)
 
 # --- Emporix backends ----------------------------------------------------------------------------
-CREDENTIALS_ENCRYPTION_KEYS = env_list("CREDENTIALS_ENCRYPTION_KEYS", [])
 EMPORIX_CONNECT_TIMEOUT = float(os.environ.get("EMPORIX_CONNECT_TIMEOUT", "5"))
 EMPORIX_READ_TIMEOUT = float(os.environ.get("EMPORIX_READ_TIMEOUT", "20"))
 # Tokens are renewed this many seconds before Emporix says they expire.
@@ -217,6 +342,11 @@ EMPORIX_TOKEN_MARGIN = env_int("EMPORIX_TOKEN_MARGIN", 120)
 # Site settings (seller data, logo) are read at most this often per worker process.
 EMPORIX_SITE_CACHE_SECONDS = env_int("EMPORIX_SITE_CACHE_SECONDS", 300)
 EMPORIX_LOGO_MAX_BYTES = env_int("EMPORIX_LOGO_MAX_BYTES", 2 * 1024 * 1024)
+# Wall-clock limit for a whole logo download (connect, redirects, every read), not per read.
+EMPORIX_LOGO_DEADLINE = float(os.environ.get("EMPORIX_LOGO_DEADLINE", "10"))
+# Outbound calls (Emporix base URL, logo URLs) refuse loopback, private, link-local and other
+# non-public addresses, and the base URL must be https. Set only for local and test setups.
+OUTBOUND_ALLOW_PRIVATE_NETWORKS = env_bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS", False)
 # Schema URL of the invoice mixin written back onto orders (mixins.invoice {invoiceNo,
 # invoiceDocument}). Empty: the schema this service serves itself, under PUBLIC_BASE_URL.
 EMPORIX_INVOICE_MIXIN_SCHEMA_URL = os.environ.get("EMPORIX_INVOICE_MIXIN_SCHEMA_URL", "")
@@ -225,7 +355,7 @@ EMPORIX_INVOICE_MIXIN_SCHEMA_URL = os.environ.get("EMPORIX_INVOICE_MIXIN_SCHEMA_
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["jobs.api.auth.TenantTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["jobs.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "jobs.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -254,7 +384,36 @@ OAUTH2_PROVIDER = {
     },
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("ACCESS_TOKEN_EXPIRE_SECONDS", 14399),
     "OAUTH2_VALIDATOR_CLASS": "jobs.api.oauth.TenantOAuth2Validator",
+    # Client secrets are 256 random bits: a keyed fast hash suffices (jobs/api/hashers.py).
+    "CLIENT_SECRET_HASHER": "client_hmac_sha256",
+    # RFC 9700 §4.3.2: never an access token in the URL (jobs/api/auth.py answers 401 itself).
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    # RFC 9700 (OAuth 2.0 Security BCP): store only a checksum of each token, so a database leak
+    # gives no usable token. The other flags concern grants this service does not offer (implicit,
+    # password, authorization code), set so that `check --deploy` has nothing to flag.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
 }
+# Django's hashers (the first one for user passwords), plus the one for client secrets; PBKDF2
+# stays so that client secrets hashed with it before still verify (and are re-hashed on use).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "jobs.api.hashers.ClientSecretHasher",
+]
+# POST /oauth/token: after this many failed attempts (401) for one client id, or from one address,
+# within TOKEN_FAILURE_WINDOW seconds, requests get 429 with Retry-After (jobs/api/throttling.py).
+TOKEN_FAILURE_LIMIT_PER_CLIENT = env_int("TOKEN_FAILURE_LIMIT_PER_CLIENT", 10)
+TOKEN_FAILURE_LIMIT_PER_ADDRESS = env_int("TOKEN_FAILURE_LIMIT_PER_ADDRESS", 30)
+TOKEN_FAILURE_WINDOW = env_int("TOKEN_FAILURE_WINDOW", 300)
 
 LOGGING = {
     "version": 1,
@@ -262,7 +421,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # A request for a host not in ALLOWED_HOSTS gets 400; scanners send many, so no traceback each.
+        "django.security.DisallowedHost": {"level": "CRITICAL"},
+    },
 }
 
 # django-oauth-toolkit's models are swappable; the FK from jobs.ApiClient needs the names set.

@@ -1,19 +1,19 @@
 """Credentials of outside services, encrypted at rest.
 
-Fernet (AES-128-CBC + HMAC, from `cryptography`) with keys from the environment:
-CREDENTIALS_ENCRYPTION_KEYS is a comma-separated list of Fernet keys, newest first (older
-ones still decrypt, so keys can be rotated). Without it, a key is derived from SECRET_KEY,
-so changing SECRET_KEY then makes stored secrets unreadable: production sets its own keys.
+Fernet (AES-128-CBC + HMAC, from `cryptography`) with the keys in CREDENTIALS_ENCRYPTION_KEYS:
+a comma-separated list of Fernet keys, newest first (older ones still decrypt, so keys can be
+rotated). Production must set them (the settings refuse to start otherwise); the embedded
+defaults generate one under VAR_DIR. The key is never derived from SECRET_KEY, so rotating
+SECRET_KEY leaves stored secrets readable and knowing one does not reveal the other.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 
 class CredentialError(Exception):
@@ -21,15 +21,16 @@ class CredentialError(Exception):
 
 
 @lru_cache(maxsize=4)
-def _fernet(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
-    if keys:
-        return MultiFernet([Fernet(key.encode()) for key in keys])
-    derived = hashlib.sha256(b"invoice-service credentials\x00" + secret_key.encode()).digest()
-    return MultiFernet([Fernet(base64.urlsafe_b64encode(derived))])
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    if not keys:
+        raise ImproperlyConfigured(
+            "CREDENTIALS_ENCRYPTION_KEYS is empty: no key to encrypt credentials with."
+        )
+    return MultiFernet([Fernet(key.encode()) for key in keys])
 
 
 def _current() -> MultiFernet:
-    return _fernet(tuple(settings.CREDENTIALS_ENCRYPTION_KEYS), settings.SECRET_KEY)
+    return _fernet(tuple(settings.CREDENTIALS_ENCRYPTION_KEYS))
 
 
 def encrypt_secret(plain: str) -> str:
@@ -44,5 +45,5 @@ def decrypt_secret(token: str) -> str:
     except InvalidToken as exc:
         raise CredentialError(
             "The stored client secret cannot be decrypted with the configured keys "
-            "(CREDENTIALS_ENCRYPTION_KEYS / SECRET_KEY changed?); set the secret again."
+            "(CREDENTIALS_ENCRYPTION_KEYS changed?); set the secret again."
         ) from exc

@@ -14,16 +14,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+VAR_DIR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
 
 
-def commands(port: str) -> dict[str, list[str]]:
+def commands(port: str, bind: str) -> dict[str, list[str]]:
+    # The three start at the same moment; on a fresh var/ they agree on one generated key
+    # (config/keyfiles.py). `make run` has made it already (migrate, seed_demo) in any case.
     return {
-        "web": [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"0.0.0.0:{port}", "--workers", "2",
+        "web": [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"{bind}:{port}", "--workers", "2",
                 "--access-logfile", "-", "--graceful-timeout", "10"],
         "worker": [str(BIN / "celery"), "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2",
                    "--hostname", "worker@%h"],
         "beat": [str(BIN / "celery"), "-A", "config", "beat", "--loglevel", "INFO",
-                 "--schedule", str(ROOT / "var" / "celerybeat-schedule")],
+                 "--schedule", str(VAR_DIR / "celerybeat-schedule")],
     }  # fmt: skip
 
 
@@ -49,9 +52,12 @@ Emails land in var/mail/*.eml, PDFs in var/media/invoices/. Ctrl-C stops everyth
 
 def main() -> int:
     port = os.environ.get("PORT", "8000")
+    # Local only by default: the demo client and admin have well-known credentials. BIND=0.0.0.0
+    # (plus ALLOWED_HOSTS/PUBLIC_BASE_URL naming the host) serves other machines.
+    bind = os.environ.get("BIND", "127.0.0.1")
     os.chdir(ROOT)
     processes: dict[str, subprocess.Popen[bytes]] = {}
-    for name, argv in commands(port).items():
+    for name, argv in commands(port, bind).items():
         # each in its own process group, so Ctrl-C reaches them once, through us
         processes[name] = subprocess.Popen(argv, start_new_session=True)
     banner(port)

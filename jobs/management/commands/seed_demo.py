@@ -8,18 +8,35 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from oauth2_provider.models import get_application_model
 
 from integrations.local.demo import demo_sales_orders
-from integrations.services import (
-    OrderAlreadyInvoiced,
-    configuration_entry,
-    configuration_set,
-    stored_order_upsert,
-)
-from invoicing.tenants import number_series_ensure, tenant_update_or_create
-from jobs.clients import ALL_SCOPES, api_client_ensure
+from integrations.models import StoredOrder
+from integrations.services import configuration_entry, configuration_set, stored_order_upsert
+from invoicing.models import Tenant
+from invoicing.tenants import number_series_ensure, tenant_create
+from jobs.clients import ALL_SCOPES, api_client_create
 from jobs.schedules import automatic_schedule_ensure, periodic_tasks_sync
 
+DEMO_TENANT = {
+    "name": "Nordlicht Demo Shop",
+    "legal_name": "Nordlicht Handels GmbH",
+    "street": "Hafenstraße",
+    "street_number": "12",
+    "zip_code": "20457",
+    "city": "Hamburg",
+    "country": "DE",
+    "vat_id": "DE123456789",
+    "tax_number": "27/123/45678",
+    "iban": "DE89370400440532013000",
+    "bic": "COBADEFFXXX",
+    "email_sender": "invoices@nordlicht.example",
+    "phone": "+49 40 1234567",
+    "website": "www.nordlicht.example",
+    "default_language": "en",
+    "default_currency": "EUR",
+    "time_zone": "Europe/Berlin",
+}
 DEMO_LOGO = Path(__file__).resolve().parents[3] / "integrations" / "local" / "demo_logo.jpg"
 # Shipped or confirmed orders with extended status 70/75/76, a day after delivery.
 DEMO_INVOICE_SETTINGS = {"threshold": "24", "status": "CONFIRMED,SHIPPED", "extendedOrderStatus": "70,75,76"}
@@ -36,42 +53,30 @@ def setting(name: str) -> str:
 
 
 class Command(BaseCommand):
-    help = "Seed (or refresh) the demo tenant with seller details, logo, series, API client, admin and 20 orders."
+    help = (
+        "Seed the demo tenant with seller details, logo, series, API client, admin and 20 orders. "
+        "Creates what is missing and changes nothing that exists (every `make run` calls it)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
-            tenant, created = tenant_update_or_create(
-                code="demo",
-                defaults={
-                    "name": "Nordlicht Demo Shop",
-                    "legal_name": "Nordlicht Handels GmbH",
-                    "street": "Hafenstraße",
-                    "street_number": "12",
-                    "zip_code": "20457",
-                    "city": "Hamburg",
-                    "country": "DE",
-                    "vat_id": "DE123456789",
-                    "tax_number": "27/123/45678",
-                    "iban": "DE89370400440532013000",
-                    "bic": "COBADEFFXXX",
-                    "email_sender": "invoices@nordlicht.example",
-                    "phone": "+49 40 1234567",
-                    "website": "www.nordlicht.example",
-                    "default_language": "en",
-                    "default_currency": "EUR",
-                    "time_zone": "Europe/Berlin",
-                },
-            )
-            if not tenant.logo and DEMO_LOGO.exists():
-                tenant.logo.save("nordlicht-logo.jpg", ContentFile(DEMO_LOGO.read_bytes()), save=True)
+            # Operators may have edited, revoked or re-keyed any of this since the first run:
+            # nothing that exists is overwritten, so a revoked client stays revoked.
+            tenant = Tenant.objects.filter(code="demo").first()
+            created = tenant is None
+            if tenant is None:
+                tenant = tenant_create(code="demo", **DEMO_TENANT)
+                if DEMO_LOGO.exists():
+                    tenant.logo.save("nordlicht-logo.jpg", ContentFile(DEMO_LOGO.read_bytes()), save=True)
             number_series_ensure(tenant=tenant, pre_text="INV", number_of_digits=4, start_value=1000)
-            api_client_ensure(
-                tenant=tenant,
-                scopes=" ".join(ALL_SCOPES),
-                client_id=setting("DEMO_CLIENT_ID"),
-                client_secret=setting("DEMO_CLIENT_SECRET"),
-                name="demo API client",
-            )
+            if not get_application_model().objects.filter(client_id=setting("DEMO_CLIENT_ID")).exists():
+                api_client_create(
+                    tenant=tenant,
+                    scopes=" ".join(ALL_SCOPES),
+                    client_id=setting("DEMO_CLIENT_ID"),
+                    client_secret=setting("DEMO_CLIENT_SECRET"),
+                    name="demo API client",
+                )
             User = get_user_model()
             admin = User.objects.filter(username=setting("DEMO_ADMIN_USER")).first()
             if admin is None:
@@ -81,12 +86,11 @@ class Command(BaseCommand):
             periodic_tasks_sync()
             if created:  # later runs leave the schedule as the operators set it
                 automatic_schedule_ensure(tenant, enabled=True)
-        loaded = 0
+        present = set(StoredOrder.objects.filter(tenant=tenant).values_list("order_id", flat=True))
+        added = 0
         for document in demo_sales_orders():
-            try:
+            if document["id"] not in present:  # an existing order may have been edited or invoiced
                 stored_order_upsert(tenant=tenant, order_id=document["id"], document=document)
-                loaded += 1
-            except OrderAlreadyInvoiced:
-                pass
-        verb = "created" if created else "refreshed"
-        self.stdout.write(f"demo tenant {verb}: {loaded} demo orders loaded (DEMO-1001 … DEMO-1020)")
+                added += 1
+        state = "created" if created else "exists, left as it is"
+        self.stdout.write(f"demo tenant {state}: {added} demo orders added (DEMO-1001 … DEMO-1020)")
