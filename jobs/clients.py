@@ -10,6 +10,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
 from invoicing.models import Tenant
+from jobs.api.hashers import client_secret_hash
 from jobs.models import ApiClient
 
 ALL_SCOPES = (settings.SCOPE_INVOICE_MANAGE, settings.SCOPE_INVOICE_READ, settings.SCOPE_ORDER_MANAGE)
@@ -37,7 +38,11 @@ def api_client_create(
     client_id: str | None = None,
     client_secret: str | None = None,
 ) -> tuple[ApiClient, str]:
-    """Returns the client and its secret in clear text: the only moment it is known (stored hashed)."""
+    """Returns the client and its secret in clear text: the only moment it is known (stored hashed).
+
+    A generated secret has 256 random bits: that is what makes the fast keyed hash it is stored
+    with (jobs/api/hashers.py) sufficient. A given secret (seeding) should be as random.
+    """
     scope_list = scopes_parse(scopes)
     secret = client_secret or secrets.token_urlsafe(32)
     Application = get_application_model()
@@ -46,7 +51,8 @@ def api_client_create(
             name=name or f"{tenant.code} API client",
             client_type=Application.CLIENT_CONFIDENTIAL,
             authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
-            client_secret=secret,  # hashed on save (hash_client_secret)
+            # hashed on save (hash_client_secret) with OAUTH2_PROVIDER["CLIENT_SECRET_HASHER"]
+            client_secret=secret,
             hash_client_secret=True,
         )
         if client_id:
@@ -76,6 +82,18 @@ def api_client_ensure(
         defaults={"tenant": tenant, "scopes": " ".join(scopes_parse(scopes)), "revoked_at": None},
     )
     return client
+
+
+def application_secret_rehash(*, stored: str, secret: str) -> None:
+    """Replace a verified client secret's stored hash (legacy PBKDF2, or an old key) by the current one.
+
+    The row is found by its stored hash, which is salted and so unique. The UPDATE writes the hash
+    itself: saving the model would let django-oauth-toolkit hash it again. Should two requests
+    race, both write a valid hash of the same secret.
+    """
+    get_application_model().objects.filter(client_secret=stored, hash_client_secret=True).update(
+        client_secret=client_secret_hash(secret)
+    )
 
 
 def api_client_revoke(*, api_client: ApiClient) -> None:

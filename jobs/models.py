@@ -131,3 +131,21 @@ class ApiClient(models.Model):
     @property
     def scope_set(self) -> set[str]:
         return set(self.scopes.split())
+
+
+class TokenFailureCounter(models.Model):
+    """Failed `POST /oauth/token` attempts of one client id or one address, in a fixed window.
+
+    In the database, not a per-process cache: gunicorn runs several workers and each must see the
+    others' counts. jobs/api/throttling.py updates a row with one atomic UPDATE.
+    """
+
+    key = models.CharField(max_length=160, unique=True, help_text='"client:<client id>" or "address:<ip>"')
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "token failure counter"
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.failures}"

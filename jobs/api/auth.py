@@ -1,4 +1,18 @@
-"""Bearer-token authentication and the tenant/scope checks of every API view."""
+"""Bearer-token authentication and the tenant/scope checks of every API view.
+
+Order of the checks, and why:
+
+1. A token must come in the `Authorization: Bearer` header (RFC 6750 §2.1). One in the query
+   (`?access_token=`, RFC 6750 §2.3) is refused with 401, even next to a valid header: URLs end
+   up in access logs, proxies and browser histories (RFC 9700 §4.3.2).
+2. No valid token: 401, whatever the path says.
+3. The path's tenant must be the token's own. Any other code (another tenant, an unknown or
+   malformed one) is the same 403 with no database lookup, so the answer cannot tell which
+   tenant codes exist. Only the token's own tenant can then answer 404 (an unknown job).
+4. The token must hold one of the scopes the view declares for the method. HEAD needs GET's
+   scopes (it answers GET's headers: size and file name), any other method without own scopes
+   (OPTIONS, and the ones the view answers 405) needs one of the view's scopes.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +50,11 @@ class ApiClientPrincipal:
 
 class TenantTokenAuthentication(OAuth2Authentication):
     def authenticate(self, request: Request) -> tuple[ApiClientPrincipal, Any] | None:
+        if "access_token" in request.query_params:
+            raise exceptions.AuthenticationFailed(
+                "Access tokens are accepted only in the Authorization header (Authorization: Bearer …), "
+                "never in the URL."
+            )
         result = super().authenticate(request)
         if result is None:
             if request.META.get("HTTP_AUTHORIZATION", "").lower().startswith("bearer "):
@@ -53,17 +72,30 @@ class TenantTokenAuthentication(OAuth2Authentication):
         return ApiClientPrincipal(api_client), token
 
 
-def tenant_code_check(code: str) -> None:
-    if not (3 <= len(code) <= 16 and TENANT_RE.match(code)):
-        raise ApiError(
-            400,
-            f"Invalid tenant '{code}'.",
-            "A tenant is 3 to 16 characters, lowercase letters and digits, starting with a letter (^[a-z][a-z0-9]+$).",
-        )
+_TENANT_FORMAT = (
+    "A tenant is 3 to 16 characters, lowercase letters and digits, starting with a letter (^[a-z][a-z0-9]+$)."
+)
+
+
+def tenant_code_valid(code: str) -> bool:
+    return 3 <= len(code) <= 16 and TENANT_RE.match(code) is not None
+
+
+def scopes_for_method(required_scopes: dict[str, set[str]], method: str) -> set[str]:
+    """The scopes of which a token needs one for `method` on a view (see the module docstring)."""
+    if method in required_scopes:
+        return required_scopes[method]
+    if method == "HEAD":
+        return required_scopes.get("GET", set()) or _any_scope(required_scopes)
+    return _any_scope(required_scopes)
+
+
+def _any_scope(required_scopes: dict[str, set[str]]) -> set[str]:
+    return set().union(*required_scopes.values())
 
 
 class TenantScopePermission(BasePermission):
-    """The path's tenant must exist and be the token's; the token must hold a scope of the view.
+    """The path's tenant must be the token's (and active); the token must hold a scope of the view.
 
     Views declare `required_scopes = {"GET": {...}, "POST": {...}}`: any one scope suffices.
     """
@@ -72,13 +104,18 @@ class TenantScopePermission(BasePermission):
         principal = request.user
         if not isinstance(principal, ApiClientPrincipal):
             raise exceptions.NotAuthenticated()
-        code = view.kwargs.get("tenant", "")
-        tenant = Tenant.objects.filter(code=code, active=True).first()
-        if tenant is None:
-            raise ApiError(404, f"Tenant '{code}' not found.")
-        if principal.tenant.pk != tenant.pk:
-            raise ApiError(403, f"The access token is not valid for tenant '{code}'.")
-        needed: set[str] = view.required_scopes.get(request.method, set())
+        code = str(view.kwargs.get("tenant", ""))
+        tenant = principal.tenant
+        if code != tenant.code:
+            shown = code if len(code) <= 40 else code[:40] + "…"
+            raise ApiError(
+                403,
+                f"The access token is not valid for tenant '{shown}'.",
+                "" if tenant_code_valid(code) else _TENANT_FORMAT,
+            )
+        if not tenant.active:
+            raise ApiError(403, f"Tenant '{code}' is deactivated.")
+        needed = scopes_for_method(view.required_scopes, request.method or "")
         granted = set((getattr(request.auth, "scope", "") or "").split())
         if needed and not (needed & granted):
             raise ApiError(

@@ -181,28 +181,38 @@ def test_create_wrong_content_type_is_415(api, tenant, data, content_type):
 
 
 @pytest.mark.parametrize("code", ["Acme", "ab", "1acme", "a" * 17, "ac-me", "acme_shop", "ACME"])
-def test_invalid_tenant_is_400(api, tenant, code):
+def test_malformed_tenant_is_403_naming_the_format(api, tenant, code):
+    """Not the token's tenant, like any other code; GET documents no 400 (the contract)."""
     body = assert_error(
         create(api, {"jobType": "MANUAL", "orderIds": ["A"]}, JOBS_URL.format(tenant=code)),
-        400,
-        "Invalid tenant",
+        403,
+        f"The access token is not valid for tenant '{code}'.",
     )
     assert "^[a-z][a-z0-9]+$" in body["detailInfo"]
-    assert_error(api.get(job_url(code, uuid.uuid4())), 400, "Invalid tenant")
+    assert_error(api.get(job_url(code, uuid.uuid4())), 403, "not valid for tenant")
+    assert not InvoiceJob.objects.exists()
 
 
-def test_unknown_tenant_is_404(api, tenant):
-    response = create(api, {"jobType": "MANUAL", "orderIds": ["A"]}, JOBS_URL.format(tenant="nosuch"))
+def test_unknown_tenant_is_the_same_403_as_an_existing_one(api, tenant, other_tenant):
+    """An outsider cannot tell which tenant codes exist: same status, same body shape."""
+    body = {"jobType": "MANUAL", "orderIds": ["A"]}
+    unknown = create(api, body, JOBS_URL.format(tenant="nosuch"))
+    existing = create(api, body, JOBS_URL.format(tenant="globex"))
 
-    assert_error(response, 404, "Tenant 'nosuch' not found.")
-    assert_error(api.get(job_url("nosuch", uuid.uuid4())), 404, "Tenant 'nosuch' not found.")
+    assert_error(unknown, 403, "The access token is not valid for tenant 'nosuch'.")
+    assert_error(existing, 403, "The access token is not valid for tenant 'globex'.")
+    assert unknown.json()["detailInfo"] == existing.json()["detailInfo"] == ""
+    assert_error(api.get(job_url("nosuch", uuid.uuid4())), 403, "not valid for tenant 'nosuch'")
+    assert not InvoiceJob.objects.exists()
 
 
-def test_inactive_tenant_is_404(api, tenant):
+def test_inactive_tenant_is_403(api, tenant):
     tenant.active = False
     tenant.save(update_fields=["active"])
 
-    assert_error(create(api, {"jobType": "MANUAL", "orderIds": ["A"]}), 404, "Tenant 'acme' not found.")
+    assert_error(create(api, {"jobType": "MANUAL", "orderIds": ["A"]}), 403, "Tenant 'acme' is deactivated.")
+    assert_error(api.get(job_url("acme", uuid.uuid4())), 403, "Tenant 'acme' is deactivated.")
+    assert not InvoiceJob.objects.exists()
 
 
 @pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "not-a-uuid", "12345"])

@@ -4,6 +4,7 @@ tenant isolation."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 from urllib.parse import urlencode
 
@@ -117,7 +118,26 @@ def test_token_scope_the_client_lacks_is_left_out(tenant):
     body = post_form(credentials(api_client, secret, scope=f"{MANAGE} {READ} {ORDERS}")).json()
 
     assert body["scope"] == f"{READ} tenant=acme"
-    assert get_access_token_model().objects.get(token=body["access_token"]).scope == READ
+    checksum = hashlib.sha256(body["access_token"].encode()).hexdigest()
+    assert get_access_token_model().objects.get(token_checksum=checksum).scope == READ
+
+
+def test_token_is_stored_only_as_a_checksum(tenant, api_client_and_secret):
+    """RFC 9700 token storage: a copy of the database holds no usable bearer token."""
+    api_client, secret = api_client_and_secret
+
+    body = post_form(credentials(api_client, secret)).json()
+
+    stored = get_access_token_model().objects.get()
+    assert (
+        stored.token == ""
+        and stored.token_checksum == hashlib.sha256(body["access_token"].encode()).hexdigest()
+    )
+    # and the token still works
+    response = APIClient().get(
+        "/invoice/acme/configurations/invoiceSettings", HTTP_AUTHORIZATION=f"Bearer {body['access_token']}"
+    )
+    assert response.status_code in (200, 404)
 
 
 def test_token_unknown_scope_is_left_out(tenant, api_client_and_secret):
@@ -299,3 +319,111 @@ def test_isolation_each_tenant_reads_its_own_job(api, tenant, other_tenant, glob
     assert api.get(job_url("acme", acme_job.pk)).json()["orders"][0]["orderId"] == "A-1"
     assert_error(globex.get(job_url("globex", acme_job.pk)), 404, "not found")
     assert_error(globex.get(job_url("acme", acme_job.pk)), 403, "not valid for tenant 'acme'")
+
+
+def test_isolation_token_of_another_tenant_gets_403_whether_or_not_the_tenant_exists(tenant, other_tenant):
+    globex_client, _ = factories.api_client_make(other_tenant)
+    globex = bearer(factories.token_make(globex_client))
+
+    for code in ("acme", "nosuch", "zz9"):
+        response = globex.post(
+            JOBS_URL.format(tenant=code), {"jobType": "MANUAL", "orderIds": ["A"]}, format="json"
+        )
+        body = assert_error(response, 403, f"The access token is not valid for tenant '{code}'.")
+        assert body["detailInfo"] == ""
+        assert_error(globex.get(job_url(code, uuid.uuid4())), 403, f"not valid for tenant '{code}'")
+    assert not InvoiceJob.objects.exists()
+
+
+# --- every method is scope-checked ------------------------------------------------------------
+@pytest.fixture
+def issued_invoice(tenant, run_job) -> str:
+    factories.orders_store(tenant, factories.INVOICE_ORDER)
+    run_job(job_create_manual(tenant=tenant, order_ids=[factories.INVOICE_ORDER]))
+    return "/invoice/acme/invoices/INV1001/document"
+
+
+def scoped(tenant, scopes: str) -> APIClient:
+    api_client, _ = factories.api_client_make(tenant, scopes=scopes)
+    return bearer(factories.token_make(api_client))
+
+
+def test_head_of_the_document_needs_the_get_scopes(tenant, issued_invoice):
+    response = scoped(tenant, ORDERS).head(issued_invoice)
+
+    # A HEAD answer has no body (RFC 9110 §9.3.2); what it must not show is the file's headers.
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("application/json")
+    assert "Content-Disposition" not in response
+    assert (
+        scoped(tenant, ORDERS).get(issued_invoice).json()["detailInfo"] == f"Needs one of: {MANAGE}, {READ}."
+    )
+
+
+def test_head_of_the_document_with_the_read_scope_answers_like_get(tenant, issued_invoice):
+    response = scoped(tenant, READ).head(issued_invoice)
+
+    assert response.status_code == 200
+    assert 'filename="invoice-INV1001.pdf"' in response["Content-Disposition"]
+
+
+def test_head_of_a_job_needs_the_get_scopes(tenant):
+    job = job_create_manual(tenant=tenant, order_ids=["A-1"])
+
+    assert scoped(tenant, ORDERS).head(job_url("acme", job.pk)).status_code == 403
+    assert scoped(tenant, READ).head(job_url("acme", job.pk)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "lacking", "having"),
+    [
+        ("/invoice/acme/invoices/INV1001/document", ORDERS, READ),
+        (JOBS_URL.format(tenant="acme"), f"{READ} {ORDERS}", MANAGE),
+        ("/invoice/acme/orders/A-1", f"{MANAGE} {READ}", ORDERS),
+    ],
+)
+def test_options_needs_one_of_the_views_scopes(tenant, path, lacking, having):
+    body = assert_error(scoped(tenant, lacking).options(path), 403, "required scope")
+    assert body["detailInfo"].startswith("Needs one of:")
+
+    assert scoped(tenant, having).options(path).status_code == 200
+
+
+def test_options_without_a_token_is_401(tenant):
+    assert_error(APIClient().options(JOBS_URL.format(tenant="acme")), 401, "Authentication required")
+
+
+def test_unsupported_method_needs_a_scope_of_the_view_before_it_is_405(tenant):
+    job = job_create_manual(tenant=tenant, order_ids=["A-1"])
+
+    assert_error(scoped(tenant, ORDERS).delete(job_url("acme", job.pk)), 403, "required scope")
+    assert_error(scoped(tenant, READ).delete(job_url("acme", job.pk)), 405, "Method DELETE is not allowed")
+    assert InvoiceJob.objects.filter(pk=job.pk).exists()
+
+
+# --- the access token only in the Authorization header ----------------------------------------
+def test_access_token_in_the_query_is_401(tenant, token):
+    job = job_create_manual(tenant=tenant, order_ids=["A-1"])
+
+    response = APIClient().get(job_url("acme", job.pk), {"access_token": token})
+
+    body = assert_error(response, 401, "Authentication required")
+    assert "Authorization header" in body["detailInfo"]
+    assert "A-1" not in response.content.decode()
+
+
+def test_access_token_in_the_query_is_401_even_next_to_a_valid_header(tenant, api, token):
+    response = api.post(
+        JOBS_URL.format(tenant="acme") + f"?access_token={token}",
+        {"jobType": "MANUAL", "orderIds": ["A-1"]},
+        format="json",
+    )
+
+    assert "Authorization header" in assert_error(response, 401, "Authentication required")["detailInfo"]
+    assert not InvoiceJob.objects.exists()
+
+
+def test_access_token_in_the_query_with_a_bogus_value_is_401(tenant):
+    response = APIClient().get(job_url("acme", uuid.uuid4()) + "?access_token=")
+
+    assert "Authorization header" in assert_error(response, 401, "Authentication required")["detailInfo"]
