@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from integrations.mapper import sales_order_to_order
+from integrations.mapper import OrderDocumentError, sales_order_to_order
 from integrations.models import Configuration, GatewayTransaction, StoredOrder
 from integrations.ports import Order
 from invoicing.models import Invoice, Tenant
@@ -61,8 +61,13 @@ def stored_order_upsert(
                 tenant=tenant, order_id=order_id, status=Invoice.Status.ISSUED
             ).first()
             if invoice is not None:
-                before = sales_order_to_order(stored.document, order_id=order_id)
-                if invoiced_content(before) != invoiced_content(order):
+                try:
+                    before: Order | None = sales_order_to_order(stored.document, order_id=order_id)
+                except OrderDocumentError:
+                    # stored before the current checks: what was invoiced cannot be compared, so
+                    # no update can be shown to leave it unchanged
+                    before = None
+                if before is None or invoiced_content(before) != invoiced_content(order):
                     raise OrderAlreadyInvoiced(
                         f"Order {order_id} is invoiced ({invoice.number}); this update would change what was invoiced."
                     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 
@@ -38,6 +39,13 @@ def error_body(status_code: int, message: str, detail_info: str = "", **extra: A
 
 def error_json(status_code: int, message: str, detail_info: str = "", **extra: Any) -> JsonResponse:
     return JsonResponse(error_body(status_code, message, detail_info, **extra), status=status_code)
+
+
+def too_large_json(limit: int, setting: str = "INVOICE_MAX_BODY_BYTES") -> JsonResponse:
+    """413 for a body over a size limit (RFC 9110, 15.5.14 Content Too Large)."""
+    return error_json(
+        413, "The request body is too large.", f"At most {limit} bytes are accepted ({setting})."
+    )
 
 
 _DEFAULT_MESSAGES = {
@@ -74,6 +82,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
         return Response(
             error_body(exc.status_code, exc.message, exc.detail_info, **extra), status=exc.status_code
         )
+    if isinstance(exc, RequestDataTooBig):  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, read lazily
+        from django.conf import settings
+
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+        detail = f"At most {limit} bytes are accepted (DATA_UPLOAD_MAX_MEMORY_SIZE)."
+        return Response(error_body(413, "The request body is too large.", detail), status=413)
     response = drf_exception_handler(exc, context)
     if response is None:
         request = context.get("request")

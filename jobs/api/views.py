@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations.mapper import OrderDocumentError
+from integrations.mapper import OrderDocumentError, order_id_problem
 from integrations.ports import PermanentError, TransientError
 from integrations.services import (
     OrderAlreadyInvoiced,
@@ -27,8 +27,9 @@ from integrations.services import (
 )
 from invoicing.models import Tenant
 from jobs import selectors
-from jobs.api.auth import TenantScopePermission, tenant_code_check
+from jobs.api.auth import TenantScopePermission
 from jobs.api.errors import ApiError
+from jobs.api.parsers import BoundedJSONParser
 from jobs.automatic import SETTINGS_KEY, InvoiceSettingsError, invoice_settings_parse, job_create_automatic
 from jobs.models import InvoiceJob
 from jobs.services import job_create_manual
@@ -112,13 +113,10 @@ class TenantTokenScheme(OpenApiAuthenticationExtension):
 
 
 class TenantAPIView(APIView):
+    # It checks the path's tenant against the token before anything else: every foreign code,
+    # malformed or not, is the same 403, so no answer tells which tenant codes exist.
     permission_classes = [TenantScopePermission]
     required_scopes: dict[str, set[str]] = {}
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        # A malformed tenant is a 400 before anything else, as the contract's pattern says.
-        tenant_code_check(kwargs.get("tenant", ""))
-        super().initial(request, *args, **kwargs)
 
     @property
     def tenant(self) -> Tenant:
@@ -155,15 +153,17 @@ def parse_job_request(data: dict[str, Any]) -> tuple[str, list[str]]:
     limit = settings.INVOICE_MAX_ORDER_IDS
     if len(order_ids) > limit:
         raise ApiError(400, f"Too many orderIds: {len(order_ids)} given, at most {limit} per job.")
+    # order_id_problem: not empty, at most 255 characters, not "." or "..", no control characters
     bad = [
         f"orderIds[{i}]"
         for i, value in enumerate(order_ids)
-        if not isinstance(value, str) or not value.strip() or len(value) > 255
+        if not isinstance(value, str) or order_id_problem(value.strip()) is not None
     ]
     if bad:
         raise ApiError(
             400,
-            "Every order id must be a non-empty string (at most 255 characters).",
+            "Every order id must be a non-empty string (at most 255 characters, "
+            "not '.' or '..', without control characters).",
             "Invalid: " + ", ".join(bad[:20]) + (" …" if len(bad) > 20 else ""),
         )
     return job_type, [value.strip() for value in order_ids]
@@ -171,6 +171,7 @@ def parse_job_request(data: dict[str, Any]) -> tuple[str, list[str]]:
 
 class JobCollectionView(TenantAPIView):
     required_scopes = {"POST": {MANAGE}}
+    parser_classes = [BoundedJSONParser]
 
     @extend_schema(
         operation_id="POST-invoice-create-job",
@@ -205,6 +206,7 @@ class InvoiceSettingsView(TenantAPIView):
     """The tenant's invoiceSettings in the Emporix Configuration shape (local tenants)."""
 
     required_scopes = {"GET": {MANAGE, READ}, "PUT": {MANAGE}}
+    parser_classes = [BoundedJSONParser]
 
     @extend_schema(
         operation_id="GET-invoice-settings",
@@ -308,6 +310,9 @@ class InvoiceDocumentView(TenantAPIView):
         responses={(200, "application/pdf"): bytes, **ERRORS},
     )
     def get(self, request: Request, tenant: str, invoiceNumber: str) -> FileResponse:
+        # No invoice number is longer or has control characters (PostgreSQL refuses NUL in a query)
+        if order_id_problem(invoiceNumber) or len(invoiceNumber) > 100:
+            raise ApiError(404, "Invoice not found.")
         invoice = selectors.issued_invoice(tenant=self.tenant, number=invoiceNumber)
         if invoice is None:
             raise ApiError(404, f"Invoice {invoiceNumber} not found.")
@@ -333,6 +338,7 @@ class OrderDocumentView(TenantAPIView):
     """PUT /invoice/{tenant}/orders/{orderId}: store a salesOrder in the local order store."""
 
     required_scopes = {"PUT": {ORDER_MANAGE}}
+    parser_classes = [BoundedJSONParser]
 
     @extend_schema(
         operation_id="PUT-invoice-local-order",
@@ -349,6 +355,9 @@ class OrderDocumentView(TenantAPIView):
     )
     def put(self, request: Request, tenant: str, orderId: str) -> Response:
         order_id = orderId
+        problem = order_id_problem(order_id)
+        if problem:
+            raise ApiError(400, f"The orderId in the path {problem}.", "orderId: " + problem)
         if self.tenant.backend != Tenant.Backend.LOCAL:
             raise ApiError(
                 409, f"Tenant '{tenant}' reads its orders from {self.tenant.backend}, not the local store."
