@@ -168,7 +168,26 @@ def invoice_recalculate(*, job_order: JobOrder) -> str:
 
 
 def _plan_capture(invoice: Invoice, payment: Payment | None, amount: Decimal, currency: str) -> None:
-    """Create or refresh the capture record for what recalculation decided."""
+    """Create or refresh the capture record for what recalculation decided.
+
+    Never more than the authorisation: this is the only place a capture amount is set, so the
+    check here keeps an over-authorisation amount from ever reaching the gateway (raised inside
+    the caller's transaction, so nothing of this recalculation is kept).
+    """
+    authorised = payment.authorized_amount if payment else None
+    if (
+        payment is not None
+        and authorised is not None
+        and (payment.currency or currency).upper() == currency.upper()
+        and amount > authorised
+    ):
+        # shown in the currency's minor unit unless the order states it finer (then as stated)
+        rounded = round_money(authorised, currency)
+        shown = rounded if rounded == authorised else authorised
+        raise PermanentError(
+            f"The invoice total {amount} {currency} exceeds the authorised amount {shown} {currency} "
+            f"of payment {payment.transaction_id}; nothing was captured and no invoice was issued."
+        )
     capture = (
         PaymentCapture.objects.select_for_update()
         .filter(tenant=invoice.tenant, order_id=invoice.order_id)

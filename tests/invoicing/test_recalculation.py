@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from integrations.mapper import OrderDocumentError, sales_order_to_order
-from integrations.ports import Address, Seller
+from integrations.ports import Address, Customer, Order, OrderLine, Seller, TaxTotal
 from invoicing.money import round_money, to_decimal
 from invoicing.recalculation import ReconciliationError, recalculate
 from tests import factories
@@ -169,3 +171,181 @@ def test_mapper_refuses_numbers_sent_as_strings():
     document["entries"][0]["amount"] = "2"
     with pytest.raises(OrderDocumentError, match=r"entries\[0\]\.amount: must be a number"):
         sales_order_to_order(document)
+
+
+# --- rounding VAT per line or per rate, as the order did it ------------------------------------------
+D = Decimal
+
+
+def shop_order(
+    amounts: list[tuple[str, str]],
+    *,
+    per_line: bool,
+    gross_pricing: bool = False,
+    currency: str = "EUR",
+    stated_tax: dict[str, str] | None = None,
+) -> Order:
+    """An order as a shop computes it: each (price, rate) is a net price (B2B) or a gross price (B2C),
+    VAT rounded per line or per rate. `stated_tax` overrides the order's tax at a rate (a broken order).
+    """
+
+    def tax_of(amount: Decimal, rate: Decimal) -> Decimal:
+        return round_money(amount * rate / (100 + rate if gross_pricing else 100), currency)
+
+    lines, by_rate = [], {}
+    for index, (price, rate_text) in enumerate(amounts):
+        price_d, rate = D(price), D(rate_text)
+        tax = tax_of(price_d, rate)
+        net, gross = (price_d - tax, price_d) if gross_pricing else (price_d, price_d + tax)
+        lines.append(
+            OrderLine(
+                line_id=str(index), description=f"Item {index}", sku=f"SKU-{index}", quantity=D(1),
+                unit_net=net, unit_gross=gross, tax_rate=rate, tax_code="STANDARD", net=net, gross=gross,
+            )
+        )  # fmt: skip
+        by_rate.setdefault(rate, []).append((net, tax, gross))
+    totals = []
+    for rate, parts in by_rate.items():
+        if per_line:
+            tax = sum((t for _, t, _ in parts), D(0))
+        else:
+            tax = tax_of(sum((g if gross_pricing else n for n, _, g in parts), D(0)), rate)
+        if stated_tax and str(rate) in stated_tax:
+            tax = D(stated_tax[str(rate)])
+        if gross_pricing:
+            gross = sum((g for _, _, g in parts), D(0))
+            totals.append(TaxTotal(rate=rate, net=gross - tax, tax=tax, gross=gross))
+        else:
+            net = sum((n for n, _, _ in parts), D(0))
+            totals.append(TaxTotal(rate=rate, net=net, tax=tax, gross=net + tax))
+    return Order(
+        order_id="R-1", status="CREATED", extended_status="", currency=currency, created_at=None,
+        site_code="main", customer=Customer("c1", "c@example.com", "C"), billing_address=Address(city="Berlin"),
+        shipping_address=None, lines=tuple(lines), charges=(),
+        stated_net=sum((t.net for t in totals), D(0)), stated_tax=sum((t.tax for t in totals), D(0)),
+        stated_gross=sum((t.gross for t in totals), D(0)), stated_tax_totals=tuple(totals),
+    )  # fmt: skip
+
+
+def totals(document) -> tuple[Decimal, Decimal, Decimal]:
+    return document.net_total, document.tax_total, document.gross_total
+
+
+def test_recalculate_follows_an_order_that_rounds_vat_per_line():
+    order = shop_order([("10.02", "19")] * 3, per_line=True)
+
+    document = recalculate(order, SELLER)
+
+    assert totals(document) == (D("30.06"), D("5.70"), D("35.76"))  # not 5.71 / 35.77
+    assert [(t.rate, t.net, t.tax) for t in document.tax_breakdown] == [(D("19"), D("30.06"), D("5.70"))]
+
+
+def test_recalculate_follows_an_order_that_rounds_vat_per_rate():
+    document = recalculate(shop_order([("10.02", "19")] * 3, per_line=False), SELLER)
+    assert totals(document) == (D("30.06"), D("5.71"), D("35.77"))
+
+
+def test_recalculate_per_line_order_where_per_rate_would_invoice_less_than_paid():
+    # 3 x 10.03: 1.91 VAT a line (5.73), 5.72 per rate. The invoice must not say 35.81 for 35.82.
+    document = recalculate(shop_order([("10.03", "19")] * 3, per_line=True), SELLER)
+    assert totals(document) == (D("30.09"), D("5.73"), D("35.82"))
+
+
+def test_recalculate_gross_prices_rounded_per_line_keep_the_orders_net_and_tax():
+    # B2C: 11.92 gross a line, 1.90 VAT in it (5.70); out of 35.76 per rate it would be 5.71.
+    order = shop_order([("11.92", "19")] * 3, per_line=True, gross_pricing=True)
+
+    document = recalculate(order, GROSS_SELLER)
+
+    assert totals(document) == (D("30.06"), D("5.70"), D("35.76"))
+    assert [row.net for row in document.rows] == [D("10.02")] * 3
+
+
+def test_recalculate_gross_prices_rounded_per_rate_rows_add_up_to_the_taxable_amount():
+    # Per rate 35.76 gross holds 5.71 VAT, so 30.05 net; each row alone is 10.02 net. A row takes
+    # the cent so the rows add up to the taxable amount, as EN 16931 BR-S-08 requires exactly.
+    document = recalculate(
+        shop_order([("11.92", "19")] * 3, per_line=False, gross_pricing=True), GROSS_SELLER
+    )
+
+    assert totals(document) == (D("30.05"), D("5.71"), D("35.76"))
+    assert sorted(row.net for row in document.rows) == [D("10.01"), D("10.02"), D("10.02")]
+    assert sum(row.net for row in document.rows) == document.tax_breakdown[0].net
+
+
+def test_recalculate_mixed_rates_per_line():
+    order = shop_order([("10.02", "19")] * 3 + [("10.07", "7")] * 3, per_line=True)
+
+    document = recalculate(order, SELLER)
+
+    by_rate = {t.rate: t.tax for t in document.tax_breakdown}
+    assert by_rate == {D("19"): D("5.70"), D("7"): D("2.10")}  # per rate: 5.71 and 2.11
+    assert totals(document) == (D("60.27"), D("7.80"), D("68.07"))  # per rate: 68.09
+
+
+def test_recalculate_three_decimal_currency_per_line():
+    document = recalculate(shop_order([("10.003", "19")] * 3, per_line=True, currency="KWD"), SELLER)
+    assert totals(document) == (D("30.009"), D("5.703"), D("35.712"))  # per rate: 5.702
+
+
+def test_recalculate_zero_decimal_currency_per_rate():
+    document = recalculate(shop_order([("1005", "10")] * 3, per_line=False, currency="JPY"), SELLER)
+    assert totals(document) == (D("3015"), D("302"), D("3317"))
+
+
+def test_recalculate_zero_decimal_per_line_vat_that_br_co_17_rejects_is_invoiced_per_rate():
+    # 3 x 1005 JPY at 10 %: 101 a line = 303; BR-CO-17 wants 301.50 within less than 1 JPY.
+    order = shop_order([("1005", "10")] * 3, per_line=True, currency="JPY")
+    assert order.stated_gross == D("3318")
+
+    document = recalculate(order, SELLER)
+
+    assert totals(document) == (D("3015"), D("302"), D("3317"))
+
+
+def test_recalculate_order_that_contradicts_itself_names_both_figures():
+    order = shop_order([("10.02", "19")] * 3, per_line=True, stated_tax={"19": "6.50"})
+
+    with pytest.raises(ReconciliationError) as caught:
+        recalculate(order, SELLER)
+
+    message = caught.value.message
+    assert "tax at 19% 5.71 EUR recalculated (5.70 EUR rounding VAT per line), order says 6.50 EUR" in message
+    assert (
+        "gross total 35.77 EUR recalculated (35.76 EUR rounding VAT per line), order says 36.56 EUR"
+        in message
+    )
+
+
+@given(
+    prices=st.lists(
+        st.tuples(
+            st.decimals(min_value=D("0.01"), max_value=D("999.99"), places=2),
+            st.sampled_from(["19", "7", "0", "20", "5.5"]),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    per_line=st.booleans(),
+    gross_pricing=st.booleans(),
+)
+@settings(max_examples=150, deadline=None)
+def test_recalculate_property_invoice_equals_the_order_and_passes_en16931(prices, per_line, gross_pricing):
+    order = shop_order([(str(p), r) for p, r in prices], per_line=per_line, gross_pricing=gross_pricing)
+    seller = GROSS_SELLER if gross_pricing else SELLER
+
+    document = recalculate(order, seller)
+
+    # The invoice states exactly what the order says, whichever way it rounded.
+    assert totals(document) == (order.stated_net, order.stated_tax, order.stated_gross)
+    stated = {t.rate: t.tax for t in order.stated_tax_totals}
+    assert {t.rate: t.tax for t in document.tax_breakdown} == {D(r).normalize(): v for r, v in stated.items()}
+    # BR-CO-14: total VAT = sum of the category tax amounts; BR-CO-15: gross = net + VAT.
+    assert document.tax_total == sum(t.tax for t in document.tax_breakdown)
+    assert document.gross_total == document.net_total + document.tax_total
+    for line in document.tax_breakdown:
+        # BR-S-08: taxable amount = sum of the row nets at the rate (exactly).
+        assert line.net == sum(row.net for row in document.rows if row.tax_rate == line.rate)
+        # BR-CO-17 as the schematron tests it: within (not including) one currency unit.
+        expected = (line.net * line.rate / 100).quantize(D("0.01"), rounding=ROUND_HALF_UP)
+        assert abs(line.tax - expected) < 1
