@@ -108,6 +108,12 @@ class Tenant(models.Model):
             }
             if missing:
                 raise ValidationError(missing)
+            # https only, no internal addresses (SSRF); the client checks again per request
+            from integrations.outbound import base_url_problem
+
+            problem = base_url_problem(self.emporix_base_url)
+            if problem:
+                raise ValidationError({"emporix_base_url": f"The Emporix base URL {problem}."})
 
     def set_emporix_client_secret(self, secret: str) -> None:
         from integrations.credentials import encrypt_secret

@@ -19,8 +19,14 @@ from zoneinfo import ZoneInfo
 import requests
 from django.conf import settings
 
-from integrations.emporix.client import EmporixClient, UpstreamError, upstream_message
+from integrations.emporix.client import (
+    EmporixClient,
+    UpstreamError,
+    shorten_upstream_text,
+    upstream_message,
+)
 from integrations.mapper import sales_order_to_order
+from integrations.outbound import OutboundError, outbound_fetch
 from integrations.ports import (
     DELIVERY_TIME_MIXIN,
     Address,
@@ -45,6 +51,12 @@ WRITE_BACK_ATTEMPTS = 3
 
 
 def _path(*parts: str) -> str:
+    """An Emporix path from segments, each percent-encoded (RFC 3986 3.3), so no id can add
+    segments, a query or a fragment. "." and ".." cannot be encoded away (URL parsers remove
+    dot-segments, RFC 3986 5.2.4) and an empty segment would change the path: refused."""
+    for part in parts:
+        if part in ("", ".", ".."):
+            raise PermanentError(f"{part!r} cannot be sent to Emporix as an id (it would change the path).")
     return "/" + "/".join(quote(part, safe="") for part in parts)
 
 
@@ -312,33 +324,24 @@ class EmporixSellerSettings:
         )
 
 
-_logo_session = requests.Session()
-
-
 def logo_bytes(url: str) -> bytes | None:
-    """Download the site's logo once per process (timeout, size limit); None if it cannot be had.
+    """Download the site's logo once per process; None if it cannot be had.
 
-    An invoice without its logo is still an invoice: failures are logged, never raised.
+    Bounded in size (EMPORIX_LOGO_MAX_BYTES) and in wall-clock time for the whole download
+    (EMPORIX_LOGO_DEADLINE), through the SSRF guard of integrations.outbound. An invoice
+    without its logo is still an invoice: failures are logged, never raised.
     """
     cached = site_cache.get(("logo", url))
     if cached is not None:
         return cached or None
-    limit = settings.EMPORIX_LOGO_MAX_BYTES
-    data = b""
     try:
-        with _logo_session.get(
-            url, timeout=(settings.EMPORIX_CONNECT_TIMEOUT, settings.EMPORIX_READ_TIMEOUT), stream=True
-        ) as response:
-            response.raise_for_status()
-            chunks = []
-            size = 0
-            for chunk in response.iter_content(64 * 1024):
-                size += len(chunk)
-                if size > limit:
-                    raise ValueError(f"larger than {limit} bytes")
-                chunks.append(chunk)
-            data = b"".join(chunks)
-    except (requests.RequestException, ValueError) as exc:
+        data = outbound_fetch(
+            url,
+            max_bytes=settings.EMPORIX_LOGO_MAX_BYTES,
+            deadline_seconds=settings.EMPORIX_LOGO_DEADLINE,
+            timeout=(settings.EMPORIX_CONNECT_TIMEOUT, settings.EMPORIX_READ_TIMEOUT),
+        )
+    except (requests.RequestException, OutboundError) as exc:
         logger.warning("logo %s not used: %s", url, exc)
         data = b""
     # a failed download is remembered for a minute, so a broken logo does not slow every order
@@ -384,7 +387,7 @@ class EmporixPaymentGateway:
         return CaptureResult(
             successful=bool(body.get("successful")),
             capture_id=str(body.get("captureId") or ""),
-            message=str(body.get("message") or ""),
+            message=shorten_upstream_text(body["message"]) if isinstance(body.get("message"), str) else "",
         )
 
     def capture_status(self, *, transaction_id: str) -> CaptureStatus:

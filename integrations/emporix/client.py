@@ -4,7 +4,10 @@
   EMPORIX_TOKEN_MARGIN seconds before `expires_in`; a 401 fetches a new one once and retries.
 - Every request has a connect and a read timeout. Timeouts, connection errors and 5xx raise
   TransientError (the pipeline retries with backoff); other 4xx raise PermanentError with the
-  upstream message, unless the caller says it handles that status itself.
+  upstream message, unless the caller says it handles that status itself. Only the JSON
+  `message` of an error body is quoted (shortened), never the raw body.
+- Requests go through integrations.outbound: the base URL must be https, and non-public
+  addresses (also after redirects, at most 3) are refused with a PermanentError.
 - Each request is logged with its method, path, status, latency and request id; tokens,
   secrets and bodies never are.
 """
@@ -15,6 +18,7 @@ import hashlib
 import logging
 import threading
 import time
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +26,7 @@ from typing import Any
 import requests
 from django.conf import settings
 
+from integrations.outbound import OutboundError, base_url_problem, outbound_session
 from integrations.ports import PermanentError, TransientError
 from invoicing.models import Tenant
 
@@ -52,6 +57,9 @@ class _Token:
     scope: str
 
 
+# Upstream text quoted in our messages is cut to this many characters.
+MESSAGE_LIMIT = 200
+
 _tokens: dict[str, _Token] = {}
 _tokens_lock = threading.Lock()
 
@@ -60,23 +68,43 @@ def _service(path: str) -> str:
     return SERVICE_NAMES.get(path.strip("/").split("/", 1)[0], "Emporix")
 
 
+def shorten_upstream_text(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """One line without control or format characters (no log or header injection), shortened."""
+    text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def upstream_message(response: requests.Response) -> str:
-    """The most useful human text in an Emporix error body (several shapes exist)."""
+    """The upstream's own JSON error message, cleaned and shortened; "" if it sent none.
+
+    Only string fields of a JSON object are quoted (Emporix uses several shapes), never the raw
+    body: an HTML error page or a stack trace from some proxy must not reach job messages.
+    """
     try:
         body = response.json()
     except ValueError:
-        return (response.text or response.reason or "").strip()[:300]
-    if isinstance(body, dict):
-        fault = body.get("fault")
-        if isinstance(fault, dict) and fault.get("faultstring"):
-            return str(fault["faultstring"])
-        details = body.get("details")
-        detail_messages = [
-            str(d.get("message")) for d in details or [] if isinstance(d, dict) and d.get("message")
-        ]
-        message = str(body.get("message") or body.get("error_description") or body.get("error") or "")
-        return "; ".join(part for part in [message, *detail_messages] if part)[:500]
-    return str(body)[:300]
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    fault = body.get("fault")
+    if isinstance(fault, dict) and isinstance(fault.get("faultstring"), str):
+        return shorten_upstream_text(fault["faultstring"])
+    message = next(
+        (body[key] for key in ("message", "error_description", "error") if isinstance(body.get(key), str)), ""
+    )
+    details = body.get("details")
+    detail_messages = [
+        d["message"]
+        for d in (details if isinstance(details, list) else [])
+        if isinstance(d, dict) and isinstance(d.get("message"), str)
+    ]
+    return shorten_upstream_text("; ".join(part for part in [message, *detail_messages] if part.strip()))
+
+
+def upstream_summary(response: requests.Response) -> str:
+    """upstream_message, or a fixed text naming the status when there is no JSON message."""
+    return upstream_message(response) or f"HTTP {response.status_code} without a JSON message"
 
 
 def clear_token_cache() -> None:
@@ -93,7 +121,7 @@ class EmporixClient:
         self._cache_key = hashlib.sha256(
             f"{self.base_url}|{self.tenant}|{self.client_id}|{self._secret}".encode()
         ).hexdigest()
-        self.session = session or requests.Session()
+        self.session = session or outbound_session()
         self.timeout = (settings.EMPORIX_CONNECT_TIMEOUT, settings.EMPORIX_READ_TIMEOUT)
 
     def __repr__(self) -> str:  # never the secret
@@ -176,11 +204,23 @@ class EmporixClient:
         headers = {"Accept": "application/json", "X-Request-ID": request_id}
         if authorize:
             headers["Authorization"] = f"Bearer {self.token()}"
+        # Checked again here, not only when the URL is saved: the rules may have tightened since.
+        problem = base_url_problem(self.base_url)
+        if problem:
+            raise PermanentError(f"The Emporix base URL of tenant {self.tenant} {problem}; nothing was sent.")
         started = time.monotonic()
         try:
             response = self.session.request(
                 method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs
             )
+        except OutboundError as exc:
+            self._log(method, path, "refused", started, request_id)
+            raise PermanentError(f"{_service(path)} was not called: {exc}.") from exc
+        except requests.TooManyRedirects as exc:
+            self._log(method, path, "too many redirects", started, request_id)
+            raise PermanentError(
+                f"{_service(path)} redirected more than {self.session.max_redirects} times."
+            ) from exc
         except requests.Timeout as exc:
             self._log(method, path, "timeout", started, request_id)
             raise TransientError(
@@ -211,7 +251,7 @@ class EmporixClient:
         status = response.status_code
         if status < 400 or status in handled:
             return
-        message = upstream_message(response) or response.reason or "no details"
+        message = upstream_summary(response)
         if status >= 500 or status == 429:
             raise TransientError(f"{_service(path)} answered {status}: {message}")
         raise UpstreamError(f"{_service(path)} answered {status}: {message}", status)

@@ -8,6 +8,7 @@ per transaction, issued tokens. Faults can be queued per operation:
     fake.fail("capture", requests.exceptions.ReadTimeout())  # raise it
     fake.fail("get_order", 503)                               # answer with that status
     fake.fail("capture", "timeout-after")                      # do it, then time out
+    fake.fail("get_order", (500, "text/html", "<html>…</html>"))  # answer with that raw body
 
 Used in-process by tests and, through tests/e2e_hooks.py, inside a worker process; `log_path`
 then records each call as a JSON line for the test to read.
@@ -114,6 +115,9 @@ class FakeEmporix:
                 fault = self.faults[name].pop(0) if self.faults[name] else None
                 if isinstance(fault, BaseException):
                     raise fault
+                if isinstance(fault, tuple):
+                    status, content_type, raw = fault
+                    return status, {"Content-Type": content_type}, raw
                 if isinstance(fault, int):
                     return (
                         fault,

@@ -6,6 +6,7 @@ against the published specs and answers are built from them.
 
 from __future__ import annotations
 
+import json
 import logging
 from decimal import Decimal
 
@@ -457,10 +458,13 @@ def test_job_write_back_failing_for_good_reports_it_on_the_issued_invoice(shop, 
 
     result = row(job(shop, BY_INVOICE), BY_INVOICE)
 
-    # the invoice exists, is emailed and stays: the result says what did not happen
-    assert result.status == "SUCCESS" and result.invoice.number == "INV1001"
-    assert "Writing the invoice back onto the order FAILED" in result.message
+    # the invoice exists and stays with its number; the order says what did not happen and how to finish it
+    assert result.status == "FAILURE" and result.invoice.number == "INV1001"
+    assert result.message.startswith(
+        "Invoice INV1001 was issued, but writing the invoice back onto the order failed:"
+    )
     assert "answered 403" in result.message
+    assert "An administrator can re-run the failed steps" in result.message
     assert InvoiceEvent.objects.filter(type="write_back_failed", order_id=BY_INVOICE).exists()
 
 
@@ -468,3 +472,86 @@ def test_seller_sender_unreadable_for_lack_of_scope_falls_back_and_invoicing_goe
     fake.fail("get_configuration", 403)
     seller = EmporixSellerSettings(shop, client(shop)).get_seller(site_code="main")
     assert seller.email == "billing@shop.example"
+
+
+# --- what is quoted from upstream errors ------------------------------------------------------------
+HTML_ERROR_PAGE = (
+    "<html><body><h1>502 Bad Gateway</h1><pre>Traceback (most recent call last):\n"
+    '  File "/srv/gateway/app.py", line 12, in proxy to internal-db.corp:5432</pre></body></html>'
+)
+
+
+def test_job_quotes_no_html_error_page_only_the_status(shop, fake):
+    fake.fail("get_order", (400, "text/html", HTML_ERROR_PAGE))
+
+    failed = row(job(shop, CARD), CARD)
+
+    assert failed.status == "FAILURE"
+    assert "answered 400: HTTP 400 without a JSON message" in failed.message
+    assert (
+        "<html" not in failed.message
+        and "Traceback" not in failed.message
+        and "internal-db" not in failed.message
+    )
+
+
+def test_5xx_with_a_non_json_body_names_only_the_status(shop, fake):
+    fake.fail("get_order", (502, "text/plain", "upstream connect error: " + "stack frame\n" * 500))
+    with pytest.raises(TransientError) as caught:
+        client(shop).request("GET", f"/order-v2/shop/salesorders/{CARD}")
+    assert caught.value.message == "Emporix Order service answered 502: HTTP 502 without a JSON message"
+
+
+def test_a_huge_json_message_is_shortened_and_cleaned_of_control_characters(shop, fake):
+    message = "Amount\r\n\x1b[31minvalid\u202e " + "x" * 10_000
+    body = {"message": message, "code": 422, "trace": "at com.emporix.payment.Gateway.capture"}
+    fake.fail("capture", (422, "application/json", json.dumps(body)))
+
+    failed = row(job(shop, CARD), CARD)
+
+    assert failed.status == "FAILURE"
+    assert "answered 422: Amount [31minvalid " + "x" * 150 in failed.message
+    assert "x" * 200 not in failed.message  # shortened to 200 characters
+    assert not any(ch in failed.message for ch in "\r\n\x1b\u202e")
+    assert "com.emporix" not in failed.message  # only the message field is quoted
+
+
+# --- ids in paths --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("order_id", "segment"),
+    [
+        ("../../oauth/token", "..%2F..%2Foauth%2Ftoken"),
+        ("a/b?c#d", "a%2Fb%3Fc%23d"),
+        ("50% off", "50%25%20off"),
+        ("%2e%2e", "%252e%252e"),
+    ],
+)
+def test_order_ids_are_percent_encoded_as_one_path_segment(shop, fake, order_id, segment):
+    with pytest.raises(NotFound):
+        EmporixOrderSource(shop, client(shop)).get_order(order_id)
+    assert fake.mock.calls[-1].request.url == f"{p.BASE_URL}/order-v2/shop/salesorders/{segment}"
+    assert fake.count("token") == 1  # nothing was sent to /oauth/token by the id
+
+
+@pytest.mark.parametrize("order_id", ["..", ".", ""])
+def test_order_ids_that_would_walk_the_path_are_refused_without_a_call(shop, fake, order_id):
+    with pytest.raises(PermanentError, match="cannot be sent to Emporix as an id"):
+        EmporixOrderSource(shop, client(shop)).get_order(order_id)
+    assert fake.calls == []
+
+
+def test_transaction_ids_and_site_codes_that_would_walk_the_path_are_refused(shop, fake):
+    with pytest.raises(PermanentError, match=r"'\.\.' cannot be sent to Emporix"):
+        EmporixPaymentGateway(shop, client(shop)).capture(
+            transaction_id="..", amount=Decimal("1.00"), currency="EUR", idempotency_key="k"
+        )
+    with pytest.raises(PermanentError, match=r"'\.\.' cannot be sent to Emporix"):
+        EmporixSellerSettings(shop, client(shop)).get_seller(site_code="..")
+    assert fake.count("capture") == 0 and fake.count("get_site") == 0
+
+
+def test_transaction_id_with_slashes_stays_one_segment(shop, fake):
+    EmporixPaymentGateway(shop, client(shop)).capture_status(transaction_id="../../../x")
+    assert (
+        fake.mock.calls[-1].request.url == f"{p.BASE_URL}/payment-gateway/shop/transactions/..%2F..%2F..%2Fx"
+    )

@@ -147,3 +147,56 @@ def test_check_tenant_flags_a_required_placeholder_the_tenant_does_not_send():
         mock.get(p.BASE_URL + "/sequential-id/shop/schemas/types/invoiceNoSequence", json=[schema])
         output, _ = check()
     assert "number placeholders" not in output
+
+
+# --- the base URL must be public https (SSRF) --------------------------------------------------------
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://api.emporix.io", "must use https"),
+        ("https://10.0.0.5", "points to a private address (10.0.0.5)"),
+        ("https://169.254.169.254/latest", "points to a link-local address (169.254.169.254)"),
+        ("https://[::1]:8443", "points to a loopback address (::1)"),
+        ("https://[::ffff:127.0.0.1]", "points to a loopback address (::ffff:127.0.0.1)"),
+        ("https://user:pw@api.emporix.io", "must not contain a user name or password"),
+        ("https://api.emporix.io/?tenant=x", "must not have a query or fragment"),
+    ],
+)
+def test_create_tenant_refuses_an_emporix_url_that_is_not_public_https(settings, url, problem):
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
+    with pytest.raises(CommandError) as caught:
+        call_command(
+            "create_tenant", "shop", "--name", "Shop", "--backend", "emporix", "--emporix-url", url,
+            "--client-id", "invoice-service", "--client-secret", SECRET, stdout=io.StringIO(),
+        )  # fmt: skip
+    assert str(caught.value) == f"emporix_base_url: The Emporix base URL {problem}."
+    assert not Tenant.objects.exists()
+
+
+def test_create_tenant_accepts_a_local_http_emporix_only_with_the_flag(settings):
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
+    call_command(
+        "create_tenant", "shop", "--name", "Shop", "--backend", "emporix", "--emporix-url", "http://127.0.0.1:9000",
+        "--client-id", "invoice-service", "--client-secret", SECRET, stdout=io.StringIO(),
+    )  # fmt: skip
+    assert Tenant.objects.get(code="shop").emporix_base_url == "http://127.0.0.1:9000"
+
+
+def test_admin_refuses_an_http_emporix_url(client, settings):
+    create_shop()
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
+    client.force_login(get_user_model().objects.create_superuser("root", "", "pw"))
+    tenant = Tenant.objects.get(code="shop")
+    url = f"/admin/invoicing/tenant/{tenant.pk}/change/"
+
+    from django.forms.models import model_to_dict
+
+    data = {k: v for k, v in model_to_dict(tenant).items() if v is not None and k != "logo"}
+    data.update(
+        emporix_number_placeholders="{}", emporix_client_secret="", emporix_base_url="http://api.emporix.io"
+    )
+    response = client.post(url, data)
+
+    assert response.status_code == 200
+    assert "The Emporix base URL must use https." in response.content.decode()
+    assert Tenant.objects.get(pk=tenant.pk).emporix_base_url == p.BASE_URL

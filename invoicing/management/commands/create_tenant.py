@@ -28,7 +28,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--backend", choices=[b.value for b in Tenant.Backend], default=Tenant.Backend.LOCAL
         )
-        parser.add_argument("--emporix-url", default="https://api.emporix.io", help="Emporix API base URL")
+        parser.add_argument(
+            "--emporix-url", default="https://api.emporix.io", help="Emporix API base URL (https)"
+        )
         parser.add_argument("--client-id", default="", help="Emporix API key client id")
         parser.add_argument(
             "--client-secret",
