@@ -21,6 +21,13 @@ from invoicing.admin_paging import EstimatedCountPaginator
 from invoicing.models import EmailDelivery, Invoice, InvoiceEvent, PaymentCapture, Tenant
 from invoicing.money import round_money
 from invoicing.services import event_record, invoice_email_resend
+from jobs.services import invoice_resume_failed_steps, job_orders_failed_after_issue
+
+# Re-running the failed steps of an issued invoice is for Administrators, not Operators: it
+# starts work on an invoice again after someone fixed the cause (a bug, a full disk), which
+# is theirs to judge. Administrators hold the change permissions of the console, Operators
+# only view ones and their three actions (jobs.roles).
+RERUN_STEPS_PERMISSION = "jobs.change_joborder"
 
 
 class TenantForm(forms.ModelForm):
@@ -301,6 +308,11 @@ class InvoiceAdmin(ReadOnlyAdmin):
                 self.admin_site.admin_view(require_POST(self.resend_view)),
                 name="invoicing_invoice_resend",
             ),
+            path(
+                "<int:invoice_id>/rerun-failed-steps/",
+                self.admin_site.admin_view(require_POST(self.rerun_view)),
+                name="invoicing_invoice_rerun",
+            ),
             *super().get_urls(),
         ]
 
@@ -329,6 +341,19 @@ class InvoiceAdmin(ReadOnlyAdmin):
             )
         return HttpResponseRedirect(reverse("admin:invoicing_invoice_change", args=[invoice.pk]))
 
+    def rerun_view(self, request: HttpRequest, invoice_id: int) -> HttpResponseRedirect:
+        if not request.user.has_perm(RERUN_STEPS_PERMISSION):
+            raise PermissionDenied
+        invoice = get_object_or_404(Invoice, pk=invoice_id)
+        if invoice_resume_failed_steps(invoice=invoice, actor=f"admin:{request.user.get_username()}"):
+            messages.success(
+                request,
+                f"The failed steps of invoice {invoice.number} are being run again. Reload this page to follow it.",
+            )
+        else:
+            messages.info(request, f"Invoice {invoice.number} has no failed steps to re-run.")
+        return HttpResponseRedirect(reverse("admin:invoicing_invoice_change", args=[invoice.pk]))
+
     def render_change_form(
         self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
     ) -> Any:
@@ -336,6 +361,13 @@ class InvoiceAdmin(ReadOnlyAdmin):
         context["can_resend"] = bool(
             invoice and invoice.pdf and request.user.has_perm("invoicing.resend_invoice_email")
         )
+        failed = (
+            job_orders_failed_after_issue(invoice=invoice).first()
+            if invoice and request.user.has_perm(RERUN_STEPS_PERMISSION)
+            else None
+        )
+        context["can_rerun"] = failed is not None
+        context["failed_step"] = failed.get_step_display() if failed else ""
         return super().render_change_form(request, context, *args, **kwargs)
 
 

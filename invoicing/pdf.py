@@ -355,9 +355,39 @@ def _date(value: dt.date | None, labels: Labels) -> str:
     )
 
 
-def _text(value: str) -> str:
-    """Shop data as Paragraph markup: escaped, so '<' or '&' in a product name cannot break it."""
-    return escape(value.strip())
+# --- bounded layout cost ----------------------------------------------------------------------
+# A paragraph costs ReportLab more than linear time in its length (a product name without
+# spaces: 40 KB 2 s, 100 KB 14 s, 200 KB 109 s in production, as a row spilling over pages).
+# So every string a shop or seller supplies is cut to a printable length before it reaches a
+# Paragraph (the stored invoice keeps the full text), and the few words still wider than their
+# column are broken by ReportLab's `splitLongWords` (on in every style, see `_style`). With
+# both, a render costs at most a few ms per row whatever the data.
+ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"
+LIMIT_DESCRIPTION = 300  # a line's description: up to ~8 lines in its column
+LIMIT_NAME = 120  # names and address lines
+LIMIT_VALUE = 80  # ids, numbers, contact and bank details
+LIMIT_FOOTER = 60  # the footer has room for about five lines per column
+LIMIT_NOTE = 1000  # the payment note, all lines together
+MAX_ADDRESS_LINES = 8
+MAX_NOTE_LINES = 10
+
+
+def _clip(value: str, limit: int) -> str:
+    """`value` stripped, cut to at most `limit` characters; a cut ends with an ellipsis."""
+    text = value.strip()
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + ELLIPSIS
+
+
+def _text(value: str, limit: int = LIMIT_NAME) -> str:
+    """Shop data as Paragraph markup: cut to `limit`, then escaped, so '<' or '&' in a product
+    name cannot break it (cut first: a cut must not split an entity such as '&amp;')."""
+    return escape(_clip(value, limit))
+
+
+def _address_lines(lines: Sequence[str]) -> list[str]:
+    return [_clip(line, LIMIT_NAME) for line in lines[:MAX_ADDRESS_LINES]]
 
 
 # --- styles ------------------------------------------------------------------------------------
@@ -371,11 +401,20 @@ MARGIN_X = 20 * mm
 MARGIN_TOP = 18 * mm
 MARGIN_BOTTOM = 32 * mm  # room for the footer
 FOOTER_RULE_Y = 24 * mm
+FOOTER_MIN_Y = 8 * mm  # the footer never reaches below this (printers' unprintable margin)
 CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN_X
 
 
 def _style(name: str, **kw: Any) -> ParagraphStyle:
-    base: dict[str, Any] = {"fontName": FONT, "fontSize": 9, "leading": 12, "textColor": INK}
+    # splitLongWords (ReportLab's default, set here so it stays on): a word wider than the line
+    # is broken across lines instead of running out of its column or the page.
+    base: dict[str, Any] = {
+        "fontName": FONT,
+        "fontSize": 9,
+        "leading": 12,
+        "textColor": INK,
+        "splitLongWords": 1,
+    }
     return ParagraphStyle(name, **{**base, **kw})
 
 
@@ -469,24 +508,38 @@ class _PageFurniture:
         canvas.setLineWidth(0.5)
         canvas.line(MARGIN_X, top, PAGE_WIDTH - MARGIN_X, top)
         x = MARGIN_X
+        available = top - 2 * mm - FOOTER_MIN_Y
         for width, paragraph in self.footer_columns:
             _, height = paragraph.wrap(width - 3 * mm, top)
-            paragraph.drawOn(canvas, x, top - 2 * mm - height)
+            canvas.saveState()
+            canvas.translate(x, top - 2 * mm)
+            if height > available:
+                # Long seller details would run off the bottom of the sheet: the column is
+                # scaled down to fit instead (ordinary details fit and are drawn at full size).
+                scale = available / height
+                canvas.scale(scale, scale)
+            paragraph.drawOn(canvas, 0, -height)
+            canvas.restoreState()
             x += width
         canvas.restoreState()
 
 
 def _footer_columns(document: InvoiceDocument, labels: Labels) -> list[tuple[float, Paragraph]]:
     seller = document.seller
-    company = [f"<b>{_text(seller.legal_name)}</b>", *(_text(line) for line in seller.address.lines())]
+    company = [
+        f"<b>{_text(seller.legal_name, LIMIT_FOOTER)}</b>",
+        *(_text(line, LIMIT_FOOTER) for line in seller.address.lines()[:MAX_ADDRESS_LINES]),
+    ]
     tax = [
-        f"{label}: {_text(value)}"
+        f"{label}: {_text(value, LIMIT_FOOTER)}"
         for label, value in ((labels["vat_id"], seller.vat_id), (labels["tax_number"], seller.tax_number))
         if value.strip()
     ]
-    contact = [_text(value) for value in (seller.email, seller.phone, seller.website) if value.strip()]
+    contact = [
+        _text(value, LIMIT_FOOTER) for value in (seller.email, seller.phone, seller.website) if value.strip()
+    ]
     bank = [
-        f"{label}: {_text(value)}"
+        f"{label}: {_text(value, LIMIT_FOOTER)}"
         for label, value in ((labels["iban"], _group_iban(seller.iban)), (labels["bic"], seller.bic))
         if value.strip()
     ]
@@ -500,7 +553,7 @@ def _footer_columns(document: InvoiceDocument, labels: Labels) -> list[tuple[flo
 
 def _group_iban(iban: str) -> str:
     # Printed in groups of four, as banks do, so a person can read it off and type it.
-    compact = "".join(iban.split())
+    compact = "".join(iban.split())[:LIMIT_VALUE]
     return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
 
 
@@ -510,9 +563,9 @@ def _header(document: InvoiceDocument, labels: Labels) -> Table:
     logo = _logo(seller.logo)
     left: Flowable = _LogoFlowable(logo) if logo else Paragraph(_text(seller.legal_name), STYLES["wordmark"])
     details = [Paragraph(_text(seller.legal_name), STYLES["seller_name"])]
-    lines = [_text(line) for line in seller.address.lines()]
+    lines = [escape(line) for line in _address_lines(seller.address.lines())]
     contacts = [
-        f"{label}: {_text(value)}"
+        f"{label}: {_text(value, LIMIT_VALUE)}"
         for label, value in (
             (labels["phone"], seller.phone),
             (labels["email"], seller.email),
@@ -521,7 +574,7 @@ def _header(document: InvoiceDocument, labels: Labels) -> Table:
         if value.strip()
     ]
     ids = [
-        f"{label}: {_text(value)}"
+        f"{label}: {_text(value, LIMIT_VALUE)}"
         for label, value in ((labels["vat_id"], seller.vat_id), (labels["tax_number"], seller.tax_number))
         if value.strip()
     ]
@@ -539,7 +592,7 @@ def _addressee(document: InvoiceDocument) -> list[Flowable]:
     # The one-line return address of DIN 5008 letters: it also names the seller where the
     # buyer's eye goes first.
     sender = " · ".join(
-        p
+        _clip(p, LIMIT_VALUE)
         for p in (
             seller.legal_name,
             " ".join(x for x in (address.street, address.street_number) if x),
@@ -552,10 +605,11 @@ def _addressee(document: InvoiceDocument) -> list[Flowable]:
     # B2C addresses usually repeat the customer's name as the contact; print it once.
     if name and name not in lines:
         lines.insert(0, name)
-    flowables: list[Flowable] = [Paragraph(_text(sender), STYLES["sender_line"]), Spacer(1, 2 * mm)]
+    lines = _address_lines(lines)
+    flowables: list[Flowable] = [Paragraph(escape(sender), STYLES["sender_line"]), Spacer(1, 2 * mm)]
     if lines:
-        flowables.append(Paragraph(_text(lines[0]), STYLES["address_name"]))
-        flowables.append(Paragraph("<br/>".join(_text(line) for line in lines[1:]), STYLES["address"]))
+        flowables.append(Paragraph(escape(lines[0]), STYLES["address_name"]))
+        flowables.append(Paragraph("<br/>".join(escape(line) for line in lines[1:]), STYLES["address"]))
     return flowables
 
 
@@ -576,7 +630,9 @@ def _meta(document: InvoiceDocument, labels: Labels) -> list[Flowable]:
     # Labels are ours and short, so plain strings (cheaper than a Paragraph); values come from
     # the shop and may be long (UUID order ids), so they wrap.
     data = [
-        [f"{label}:", Paragraph(_text(value), STYLES["meta_value"])] for label, value in rows if value.strip()
+        [f"{label}:", Paragraph(_text(value, LIMIT_VALUE), STYLES["meta_value"])]
+        for label, value in rows
+        if value.strip()
     ]
     table = Table(data, colWidths=[32 * mm, 48 * mm])
     table.setStyle(
@@ -594,7 +650,12 @@ def _meta(document: InvoiceDocument, labels: Labels) -> list[Flowable]:
         block = Table(
             [
                 [Paragraph(escape(labels["shipping_address"]), STYLES["meta_heading"])],
-                [Paragraph("<br/>".join(_text(line) for line in shipping.lines()), STYLES["meta_address"])],
+                [
+                    Paragraph(
+                        "<br/>".join(escape(line) for line in _address_lines(shipping.lines())),
+                        STYLES["meta_address"],
+                    )
+                ],
             ],
             colWidths=[80 * mm],
         )
@@ -638,9 +699,12 @@ def _line_table(document: InvoiceDocument, labels: Labels) -> Table:
         # Numbers are plain strings: they never wrap, and a Paragraph per cell costs render time.
         # Two paragraphs rather than one with a <font size> run: mixed-size text takes ReportLab's
         # slow line-breaking path, which costs ~10 ms on an 80-row invoice.
-        description: Any = Paragraph(_text(row.description), STYLES["cell"])
+        description: Any = Paragraph(_text(row.description, LIMIT_DESCRIPTION), STYLES["cell"])
         if row.sku.strip():
-            description = [description, Paragraph(f"{sku_label}: {_text(row.sku)}", STYLES["sku"])]
+            description = [
+                description,
+                Paragraph(f"{sku_label}: {_text(row.sku, LIMIT_VALUE)}", STYLES["sku"]),
+            ]
         data.append(
             [
                 str(position),
@@ -653,7 +717,8 @@ def _line_table(document: InvoiceDocument, labels: Labels) -> Table:
         )
     fixed = sum(w for w in _LINE_COLUMNS if w is not None)
     widths = [w if w is not None else CONTENT_WIDTH - fixed for w in _LINE_COLUMNS]
-    # A row taller than a page (an absurdly long description) would otherwise abort the render.
+    # A row taller than a page would otherwise abort the render. Descriptions are cut (see
+    # LIMIT_DESCRIPTION), so this is a safeguard for whatever a future cell holds.
     # ReportLab splits inside a row only when not one whole row fits in the space left, which
     # for this table (it starts high on page one, then at the top of each page) means only such
     # rows; ordinary rows still move whole to the next page. A minimum split height would
@@ -763,7 +828,8 @@ def _notes(document: InvoiceDocument) -> list[Flowable]:
     flowables: list[Flowable] = []
     for note in (document.payment_note,):
         if note.strip():
-            paragraphs = "<br/>".join(_text(line) for line in note.strip().splitlines())
+            lines = _clip(note, LIMIT_NOTE).splitlines()[:MAX_NOTE_LINES]
+            paragraphs = "<br/>".join(_text(line, LIMIT_NOTE) for line in lines)
             flowables += [Paragraph(paragraphs, STYLES["note"]), Spacer(1, 2 * mm)]
     return flowables
 
@@ -774,9 +840,9 @@ def render_invoice_pdf(document: InvoiceDocument) -> bytes:
     _init_reportlab()
     language = _language(document.language)
     labels = LABELS[language]
-    number = document.number.strip()
+    number = _clip(document.number, LIMIT_VALUE)
     title = f"{labels['invoice']} {number}" if number else labels["draft"]
-    seller_name = document.seller.legal_name
+    seller_name = _clip(document.seller.legal_name, LIMIT_NAME)
 
     furniture = _PageFurniture(
         footer_columns=_footer_columns(document, labels),

@@ -1,4 +1,5 @@
-"""The console's job pages: what happened to each order, and retrying the failed ones.
+"""The console's job pages: what happened to each order, retrying the failed ones, and
+re-running the failed steps of orders whose invoice was already issued (Administrators).
 
 Lists stay fast on big tables: no query per row (select_related), no full-table count
 (EstimatedCountPaginator), and searches that use indexes (exact job id, order id or invoice
@@ -22,12 +23,12 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from invoicing.admin import ReadOnlyAdmin
+from invoicing.admin import RERUN_STEPS_PERMISSION, ReadOnlyAdmin
 from invoicing.admin_paging import EstimatedCountPaginator
 from invoicing.models import Invoice
 from jobs.clients import ALL_SCOPES, UnknownScope, api_client_create, api_client_revoke, scopes_parse
 from jobs.models import ApiClient, InvoiceJob, JobOrder
-from jobs.services import job_retry_failed
+from jobs.services import job_orders_failed_after_issue, job_resume_failed_after_issue, job_retry_failed
 
 INLINE_ROWS = 50  # a job page shows this many orders, failures first; the rest via "all orders"
 
@@ -206,6 +207,11 @@ class InvoiceJobAdmin(ExactSearchMixin, ReadOnlyAdmin):
                 self.admin_site.admin_view(require_POST(self.retry_failed_view)),
                 name="jobs_invoicejob_retry_failed",
             ),
+            path(
+                "<uuid:job_id>/rerun-failed-steps/",
+                self.admin_site.admin_view(require_POST(self.rerun_view)),
+                name="jobs_invoicejob_rerun",
+            ),
             *super().get_urls(),
         ]
 
@@ -225,13 +231,34 @@ class InvoiceJobAdmin(ExactSearchMixin, ReadOnlyAdmin):
         )
         return HttpResponseRedirect(reverse("admin:jobs_invoicejob_change", args=[retry.pk]))
 
+    def rerun_view(self, request: HttpRequest, job_id: uuid.UUID) -> HttpResponseRedirect:
+        if not request.user.has_perm(RERUN_STEPS_PERMISSION):
+            raise PermissionDenied
+        job = get_object_or_404(InvoiceJob, pk=job_id)
+        numbers = job_resume_failed_after_issue(job=job, actor=actor_of(request))
+        if not numbers:
+            messages.info(request, "This job has no orders whose steps after numbering failed.")
+        else:
+            shown = ", ".join(numbers[:20]) + (" …" if len(numbers) > 20 else "")
+            messages.success(
+                request,
+                f"The failed steps are being run again for invoice{'s' if len(numbers) > 1 else ''} {shown}, "
+                "with the same number. Reload this page to follow it.",
+            )
+        return HttpResponseRedirect(reverse("admin:jobs_invoicejob_change", args=[job.pk]))
+
     def render_change_form(
         self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
     ) -> Any:
         job = context.get("original")
-        context["can_retry"] = bool(
-            job and job.failure_count and request.user.has_perm("jobs.retry_failed_orders")
-        )
+        # Failures after numbering are re-run in place; a retry job would only be told the
+        # order is invoiced, so they are not counted as retryable.
+        after_issue = job_orders_failed_after_issue(job=job).count() if job and job.failure_count else 0
+        retryable = job.failure_count - after_issue if job else 0
+        context["can_retry"] = bool(retryable and request.user.has_perm("jobs.retry_failed_orders"))
+        context["retryable_count"] = retryable
+        context["can_rerun"] = bool(after_issue and request.user.has_perm(RERUN_STEPS_PERMISSION))
+        context["rerun_count"] = after_issue
         return super().render_change_form(request, context, *args, **kwargs)
 
 

@@ -1,8 +1,14 @@
 """One retry policy for every task that talks to something that can fail for a while.
 
-Transient faults (TransientError from an adapter, a lost database connection, a soft time
-limit) are retried with exponential backoff and jitter, INVOICE_STEP_MAX_RETRIES times; then
-the task's `give_up` records an honest reason and the task ends. Anything else is not retried.
+Transient faults (TransientError from an adapter, a lost database connection) are retried
+with exponential backoff and jitter, INVOICE_STEP_MAX_RETRIES times; then the task's `give_up`
+records an honest reason and the task ends. Anything else is not retried.
+
+A soft time limit (CELERY_TASK_SOFT_TIME_LIMIT) is not transient: the same work on the same
+data would run out of time again, and five more attempts would hold a worker for five more
+time limits before failing anyway. It fails that attempt for good (`TIME_LIMIT`,
+`time_limit_text`); only a task that keeps its place between attempts (the AUTOMATIC search,
+with its cursor) retries it, because its next attempt does different work.
 """
 
 from __future__ import annotations
@@ -17,7 +23,17 @@ from django.db import InterfaceError, OperationalError
 
 from integrations.ports import TransientError
 
-TRANSIENT = (TransientError, OperationalError, InterfaceError, SoftTimeLimitExceeded)
+TRANSIENT = (TransientError, OperationalError, InterfaceError)
+TIME_LIMIT = (SoftTimeLimitExceeded,)
+
+
+def time_limit_text(task: Task) -> str:
+    """Why an attempt stopped at its soft time limit, for the order's message."""
+    limit = task.soft_time_limit or settings.CELERY_TASK_SOFT_TIME_LIMIT
+    return (
+        f"exceeded its time limit of {limit} s and was stopped. It is not retried: "
+        "the same work would run out of time again."
+    )
 
 
 def retry_delay(retries: int) -> float:

@@ -15,11 +15,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from invoicing import services as steps
-from invoicing.models import Tenant
+from invoicing.models import Invoice, Tenant
 from jobs.models import InvoiceJob, JobOrder
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,21 @@ PIPELINE: tuple[str, ...] = (
     Step.RENDER,
     Step.EMAIL,
     Step.FINISH,
+)
+
+
+# The steps after the number is issued. A failure there cannot be undone by a new job (the
+# order is invoiced: validation refuses it); the order is re-run in place instead, keeping the
+# number (job_order_resume_after_issue).
+AFTER_ISSUE: tuple[str, ...] = PIPELINE[PIPELINE.index(Step.ISSUE) + 1 :]
+_AFTER_ISSUE_FAILED: dict[str, str] = {
+    Step.RENDER: "the PDF could not be created",
+    Step.EMAIL: "the email step failed",
+    Step.FINISH: "writing the invoice back onto the order failed",
+}
+RERUN_HINT = (
+    "An administrator can re-run the failed steps from the console once the cause is fixed; "
+    "the invoice keeps its number."
 )
 
 
@@ -71,10 +86,31 @@ def job_create_manual(
     return job
 
 
+def failed_after_issue() -> Q:
+    """JobOrder rows that failed after their invoice was issued: to be re-run, not retried."""
+    return Q(status=JobOrder.Status.FAILURE, step__in=AFTER_ISSUE, invoice__status=Invoice.Status.ISSUED)
+
+
+def job_orders_failed_after_issue(
+    *, job: InvoiceJob | None = None, invoice: Invoice | None = None
+) -> QuerySet[JobOrder]:
+    rows = JobOrder.objects.filter(failed_after_issue())
+    if job is not None:
+        rows = rows.filter(job=job)
+    if invoice is not None:
+        rows = rows.filter(invoice=invoice)
+    return rows.order_by("position")
+
+
 def job_retry_failed(*, job: InvoiceJob, actor: str) -> InvoiceJob | None:
-    """The failed orders of a job, as a new MANUAL job (None when none failed). Audited."""
+    """The failed orders of a job, as a new MANUAL job (None when none failed). Audited.
+
+    Orders that failed after their number was issued are left out: a new job would only be
+    told the order is invoiced. They are re-run in place (job_order_resume_after_issue).
+    """
     failed = list(
         JobOrder.objects.filter(job=job, status=JobOrder.Status.FAILURE)
+        .exclude(failed_after_issue())
         .order_by("position")
         .values_list("order_id", flat=True)
     )
@@ -176,10 +212,16 @@ def step_note_retry(*, job_order_id: int, message: str) -> None:
 
 
 def step_give_up(*, job_order_id: int, step: str, reason: str) -> None:
-    """Retries ran out (or a permanent fault): fail the order, unless the invoice already stands.
+    """Retries ran out (or a permanent fault, or a time limit): fail the order.
 
-    Once issued (and paid), an invoice is the result: a failed email or write-back is reported
-    in the message of a SUCCESS, not turned into a FAILURE that a retry could never fix.
+    Before numbering the order simply fails; a new job can try it again. After numbering the
+    invoice stands and keeps its number whatever happens (it is never deleted or renumbered):
+
+    - email: the order carries on to the write-back and ends SUCCESS, its message saying the
+      email failed; the console resends the stored PDF when the mail server is back.
+    - PDF and write-back: the order is not complete (no PDF to send, or the shop does not know
+      its invoice), so it ends FAILURE with a message that names the number, the failed step
+      and why. An administrator re-runs it from that step (job_order_resume_after_issue).
     """
     job_order = JobOrder.objects.select_related("job__tenant").filter(pk=job_order_id).first()
     if job_order is None or job_order.status != JobOrder.Status.PENDING:
@@ -188,20 +230,94 @@ def step_give_up(*, job_order_id: int, step: str, reason: str) -> None:
         steps.email_give_up(job_order=job_order, reason=reason)
         step_advance(job_order_id=job_order_id, from_step=step, to_step=Step.FINISH)
         return
-    if step == Step.FINISH and job_order.invoice_id:
-        invoice = steps.invoice_of(job_order)
+    issued = (
+        Invoice.objects.filter(pk=job_order.invoice_id, status=Invoice.Status.ISSUED).first()
+        if job_order.invoice_id and step in AFTER_ISSUE
+        else None
+    )
+    if issued is not None:
+        if step == Step.FINISH:
+            steps.event_record(
+                tenant_id=issued.tenant_id,
+                type="write_back_failed",
+                order_id=issued.order_id,
+                invoice=issued,
+                job_order_id=job_order.pk,
+                message=reason,
+            )
+        detail = reason.strip() if reason.strip().endswith((".", "?", "!")) else f"{reason.strip()}."
+        reason = f"Invoice {issued.number} was issued, but {_AFTER_ISSUE_FAILED[step]}: {detail} {RERUN_HINT}"
+    job_order_finish(job_order_id=job_order_id, status=JobOrder.Status.FAILURE, message=reason)
+
+
+def job_order_resume_after_issue(*, job_order: JobOrder, actor: str) -> bool:
+    """Re-run an order that failed after its number was issued, from the step that failed.
+
+    The order goes back to PENDING at that step and its job back to IN_PROGRESS; the steps
+    then run as before and each skips what is already done (a stored PDF is not rendered
+    again, a sent email not sent again), so the order completes with the same number and the
+    payment is not touched. False when the order is not (or no longer) such a failure, e.g.
+    a second administrator pressed the button too: the row lock and the compare-and-set on
+    the status make sure only one of them resumes it.
+    """
+    from jobs.tasks import STEP_TASKS
+
+    with transaction.atomic():
+        locked = JobOrder.objects.select_for_update().filter(pk=job_order.pk).first()
+        if locked is None or locked.status != JobOrder.Status.FAILURE or locked.step not in AFTER_ISSUE:
+            return False
+        invoice = (
+            Invoice.objects.filter(pk=locked.invoice_id, status=Invoice.Status.ISSUED).first()
+            if locked.invoice_id
+            else None
+        )
+        if invoice is None:
+            return False
+        step = locked.step
+        label = JobOrder.Step(step).label
+        now = timezone.now()
+        resumed = JobOrder.objects.filter(pk=locked.pk, status=JobOrder.Status.FAILURE, step=step).update(
+            status=JobOrder.Status.PENDING,
+            attempts=0,
+            message=f"Invoice {invoice.number}: re-running the failed steps from {label} ({actor}).",
+            step_started_at=now,
+            updated_at=now,
+        )
+        if not resumed:
+            return False
+        # The order was counted as failed; it is pending again, so the job is not finished.
+        InvoiceJob.objects.filter(pk=locked.job_id).update(
+            failure_count=F("failure_count") - 1, status=InvoiceJob.Status.IN_PROGRESS, finished_at=None
+        )
         steps.event_record(
             tenant_id=invoice.tenant_id,
-            type="write_back_failed",
+            type="steps_rerun",
             order_id=invoice.order_id,
             invoice=invoice,
-            job_order_id=job_order.pk,
-            message=reason,
+            job_order_id=locked.pk,
+            actor=actor,
+            message=f"Failed steps of invoice {invoice.number} re-run from {label} (job {locked.job_id}).",
+            data={"job": str(locked.job_id), "step": step},
         )
-        message = f"{steps.invoice_summary(invoice)} Writing the invoice back onto the order FAILED: {reason}"
-        job_order_finish(job_order_id=job_order_id, status=JobOrder.Status.SUCCESS, message=message)
-        return
-    job_order_finish(job_order_id=job_order_id, status=JobOrder.Status.FAILURE, message=reason)
+        job_order_id = locked.pk
+        # robust: a lost hand-off is logged and left to the reconciler, as in step_advance
+        transaction.on_commit(lambda: STEP_TASKS[step].delay(job_order_id), robust=True)
+    return True
+
+
+def job_resume_failed_after_issue(*, job: InvoiceJob, actor: str) -> list[str]:
+    """Re-run every order of the job that failed after numbering; the invoice numbers resumed."""
+    numbers: list[str] = []
+    for row in job_orders_failed_after_issue(job=job).select_related("invoice"):
+        if job_order_resume_after_issue(job_order=row, actor=actor):
+            numbers.append((row.invoice.number if row.invoice else None) or row.order_id)
+    return numbers
+
+
+def invoice_resume_failed_steps(*, invoice: Invoice, actor: str) -> bool:
+    """Re-run the failed steps of the order this invoice belongs to (False: nothing failed)."""
+    row = job_orders_failed_after_issue(invoice=invoice).first()
+    return row is not None and job_order_resume_after_issue(job_order=row, actor=actor)
 
 
 # --- completion ----------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Every pipeline step is its own task (so a slow capture does not hold a PDF render, and each
 step is retried on its own). Transient faults retry with exponential backoff and full jitter;
-when the retries run out, or on a permanent fault, the order fails with an honest message.
+when the retries run out, on a permanent fault or when a step runs out of time, the order
+fails with an honest message (after numbering: see services.step_give_up).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from celery import Task, shared_task
 from integrations.ports import PermanentError
 from jobs import services
 from jobs.models import JobOrder
-from jobs.retrying import TRANSIENT, retry_or_give_up
+from jobs.retrying import TIME_LIMIT, TRANSIENT, retry_or_give_up, time_limit_text
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,11 @@ def _run_step(task: Task, job_order_id: int, step: str) -> str:
                 message=f"{label}: temporary problem, retrying in {delay:.0f} s (attempt {attempt}): {reason}",
             ),
         )
+    except TIME_LIMIT:
+        # One attempt, then a permanent failure: see jobs.retrying.
+        logger.warning("step %s of job order %s exceeded its soft time limit", step, job_order_id)
+        services.step_give_up(job_order_id=job_order_id, step=step, reason=f"{label} {time_limit_text(task)}")
+        return "failed"
     except Exception as exc:  # a bug or bad data (integrity errors too): retrying would not help
         logger.exception("step %s of job order %s failed unexpectedly", step, job_order_id)
         services.step_give_up(
@@ -90,7 +96,9 @@ def resolve_automatic_job(self: Task, job_id: str) -> int:
 
     try:
         return automatic.automatic_job_resolve(job_id=job_id)
-    except TRANSIENT as exc:
+    except (*TRANSIENT, *TIME_LIMIT) as exc:
+        # A time limit is retried here, unlike in a step: the search keeps its place in the
+        # job's cursor, so the next attempt goes on with the next pages instead of redoing these.
         retry_or_give_up(
             self, exc, give_up=lambda reason: automatic.automatic_job_give_up(job_id=job_id, reason=reason)
         )

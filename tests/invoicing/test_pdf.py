@@ -358,14 +358,18 @@ def test_long_invoice_repeats_table_header_and_running_head() -> None:
     assert "Pos. Description Qty Unit price VAT Amount" in pages[2]
 
 
-def test_long_description_wraps_and_row_taller_than_a_page_still_renders() -> None:
-    description = "A very long description of an article. " * 300 + "THE END"
-    row = InvoiceRow("item", description, D(1), D("1.00"), D(19), D("1.00"))
+def test_long_description_wraps_and_is_cut_with_an_ellipsis() -> None:
+    sentence = "A very long description of an article. "
+    row = InvoiceRow("item", sentence * 300 + "THE END", D(1), D("1.00"), D(19), D("1.00"))
 
     pages = pages_text(render_invoice_pdf(make_document(rows=(row,))))
 
-    assert len(pages) > 1
-    assert "THE END" in " ".join(pages)
+    assert len(pages) == 1
+    text = " ".join(pages)
+    assert "A very long description of an article. A very long" in text  # wrapped, in order
+    assert "\N{HORIZONTAL ELLIPSIS}" in text
+    assert "THE END" not in text  # cut at pdf.LIMIT_DESCRIPTION characters
+    assert text.count("of an article.") == pdf.LIMIT_DESCRIPTION // len(sentence)
 
 
 # --- logo --------------------------------------------------------------------------------------

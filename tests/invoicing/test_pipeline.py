@@ -479,3 +479,127 @@ def test_resend_with_the_mail_server_down_retries_then_marks_the_delivery_failed
     assert delivery.error.startswith("Email failed after 4 attempts: Email to")
     assert "SMTP down" in delivery.error
     assert len(mail.outbox) == 1  # only the pipeline's own email went out
+
+
+# --- failures after numbering, re-run from the console -----------------------------------------
+def test_render_failure_after_numbering_keeps_the_invoice_and_a_rerun_completes_it(tenant):
+    from jobs.services import job_order_resume_after_issue
+
+    factories.orders_store(tenant, factories.CARD_ORDER)
+    with mock.patch("invoicing.pdf.render_invoice_pdf", side_effect=OSError(28, "No space left on device")):
+        job = drive(job_for(tenant, factories.CARD_ORDER))
+
+    row = result(job, factories.CARD_ORDER)
+    assert (job.status, job.failure_count) == ("DONE", 1)  # polling ends
+    assert row.status == "FAILURE" and row.step == "render"
+    assert row.message.startswith("Invoice INV1001 was issued, but the PDF could not be created:")
+    assert "internal error (OSError)" in row.message
+    assert "An administrator can re-run the failed steps" in row.message
+    invoice = Invoice.objects.get(pk=row.invoice_id)
+    assert (invoice.status, invoice.number, bool(invoice.pdf)) == ("ISSUED", "INV1001", False)
+    assert GatewayCapture.objects.filter(successful=True).count() == 1
+    assert not mail.outbox
+    assert StoredOrder.objects.get(tenant=tenant, order_id=factories.CARD_ORDER).invoice_number in ("", None)
+    # a retry job cannot finish it (the order is invoiced), so it is not offered one
+    from jobs.services import job_retry_failed
+
+    assert job_retry_failed(job=job, actor="test") is None
+
+    # the disk has room again: an administrator re-runs the failed steps
+    assert job_order_resume_after_issue(job_order=row, actor="admin:root") is True
+    job.refresh_from_db()
+    assert (job.status, job.failure_count, job.finished_at) == ("IN_PROGRESS", 0, None)
+    assert job_order_resume_after_issue(job_order=row, actor="admin:other") is False  # once only
+    job = drive(job)
+
+    row = result(job, factories.CARD_ORDER)
+    assert (job.status, job.success_count, job.failure_count) == ("DONE", 1, 0)
+    assert row.status == "SUCCESS", row.message
+    assert "Invoice INV1001 created (179.88 EUR)" in row.message
+    invoice.refresh_from_db()
+    assert invoice.number == "INV1001" and invoice.pdf.read().startswith(b"%PDF")
+    assert len(mail.outbox) == 1 and mail.outbox[0].attachments[0][0] == "invoice-INV1001.pdf"
+    assert GatewayCapture.objects.filter(successful=True).count() == 1  # not charged again
+    assert NumberSeries.objects.get(tenant=tenant).counter == 1001  # no second number
+    assert StoredOrder.objects.get(tenant=tenant, order_id=factories.CARD_ORDER).invoice_number == "INV1001"
+    event = InvoiceEvent.objects.get(type="steps_rerun")
+    assert event.actor == "admin:root" and event.invoice_id == invoice.pk and event.data["step"] == "render"
+
+
+def test_write_back_failure_fails_the_order_and_a_rerun_writes_back_without_a_second_email(tenant):
+    from integrations.ports import PermanentError
+    from jobs.services import job_order_resume_after_issue
+
+    factories.orders_store(tenant, factories.INVOICE_ORDER)
+    with mock.patch(
+        "integrations.local.adapters.LocalOrderSource.mark_invoiced",
+        side_effect=PermanentError("Order service answered 403: missing scope order.order_update"),
+    ):
+        job = drive(job_for(tenant, factories.INVOICE_ORDER))
+
+    row = result(job, factories.INVOICE_ORDER)
+    assert row.status == "FAILURE" and row.step == "finish"
+    assert row.message.startswith(
+        "Invoice INV1001 was issued, but writing the invoice back onto the order failed: "
+        "Order service answered 403: missing scope order.order_update."
+    )
+    assert InvoiceEvent.objects.filter(type="write_back_failed", order_id=factories.INVOICE_ORDER).exists()
+    assert len(mail.outbox) == 1  # the invoice was emailed before the write-back
+
+    assert job_order_resume_after_issue(job_order=row, actor="admin:root")
+    job = drive(job)
+
+    row = result(job, factories.INVOICE_ORDER)
+    assert row.status == "SUCCESS", row.message
+    assert row.invoice.number == "INV1001"
+    assert len(mail.outbox) == 1  # not emailed twice
+    stored = StoredOrder.objects.get(tenant=tenant, order_id=factories.INVOICE_ORDER)
+    assert stored.document["mixins"]["invoice"]["invoiceNo"] == "INV1001"
+
+
+def test_resume_refuses_orders_that_did_not_fail_after_numbering(tenant):
+    from jobs.services import job_order_resume_after_issue
+
+    factories.orders_store(tenant, factories.INVOICE_ORDER)
+    job = drive(job_for(tenant, factories.INVOICE_ORDER, "NO-SUCH-ORDER"))
+
+    for order_id in (factories.INVOICE_ORDER, "NO-SUCH-ORDER"):  # a success; a failure before numbering
+        assert job_order_resume_after_issue(job_order=result(job, order_id), actor="admin:root") is False
+    job.refresh_from_db()
+    assert (job.status, job.success_count, job.failure_count) == ("DONE", 1, 1)
+    assert not InvoiceEvent.objects.filter(type="steps_rerun").exists()
+
+
+# --- time limits ---------------------------------------------------------------------------------
+def test_soft_time_limit_before_numbering_fails_the_order_after_one_attempt(tenant, settings):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    factories.orders_store(tenant, factories.INVOICE_ORDER)
+    with mock.patch("invoicing.services.recalculate", side_effect=SoftTimeLimitExceeded()) as recalc:
+        job = drive(job_for(tenant, factories.INVOICE_ORDER))
+
+    row = result(job, factories.INVOICE_ORDER)
+    assert recalc.call_count == 1  # not retried
+    assert row.status == "FAILURE" and job.status == "DONE"
+    assert row.message == (
+        f"Recalculation exceeded its time limit of {settings.CELERY_TASK_SOFT_TIME_LIMIT} s and was stopped. "
+        "It is not retried: the same work would run out of time again."
+    )
+    assert NumberSeries.objects.get(tenant=tenant).counter is None
+
+
+def test_soft_time_limit_while_rendering_keeps_the_number_and_says_so(tenant, settings):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    factories.orders_store(tenant, factories.INVOICE_ORDER)
+    with mock.patch("invoicing.pdf.render_invoice_pdf", side_effect=SoftTimeLimitExceeded()) as render:
+        job = drive(job_for(tenant, factories.INVOICE_ORDER))
+
+    row = result(job, factories.INVOICE_ORDER)
+    assert render.call_count == 1
+    assert row.status == "FAILURE" and row.step == "render"
+    assert row.message.startswith(
+        "Invoice INV1001 was issued, but the PDF could not be created: PDF creation exceeded its time "
+        f"limit of {settings.CELERY_TASK_SOFT_TIME_LIMIT} s"
+    )
+    assert row.invoice.status == "ISSUED"
