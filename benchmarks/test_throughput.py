@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import statistics
 import threading
 import time
@@ -15,6 +16,7 @@ import time
 import pytest
 from django.db import connection
 
+from benchmarks.timing import samples_ms
 from integrations.mapper import sales_order_to_order
 from integrations.ports import Address, Seller
 from invoicing.pdf import render_invoice_pdf
@@ -23,15 +25,6 @@ from jobs.services import job_create_manual
 from tests import factories
 from tests.conftest import wait_for_job
 from tests.invoicing.test_numbering import allocate
-
-
-def _timed(fn, repeat: int) -> list[float]:
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
 
 
 def test_bench_pdf_render():
@@ -45,7 +38,7 @@ def test_bench_pdf_render():
     )
     render_invoice_pdf(one_page)  # fonts and logo loaded once per process
     for label, document in (("1 page + logo", one_page), ("40 lines, 3 pages", long)):
-        samples = _timed(lambda d=document: render_invoice_pdf(d), 30)
+        samples = samples_ms(functools.partial(render_invoice_pdf, document), 30)
         print(f"\nPDF {label}: median {statistics.median(samples):.1f} ms, p95 {sorted(samples)[28]:.1f} ms")
 
 
