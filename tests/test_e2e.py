@@ -23,6 +23,7 @@ from invoicing.models import Invoice
 from jobs.models import JobOrder
 from tests import factories
 from tests.conftest import wait_for_job
+from tests.invariants import assert_invariants
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -139,6 +140,7 @@ def test_e2e_same_job_submitted_twice_invoices_each_order_once(
     assert NumberSeries.objects.get(tenant=shop).counter == 1020  # no number burned by the duplicates
     assert GatewayCapture.objects.filter(successful=True).count() == len(CARD_ORDERS)
     assert len(mails(mail_dir)) == 20
+    assert_invariants(shop, mail_dir=mail_dir)
 
 
 def test_e2e_worker_killed_mid_step_finishes_after_redelivery(
