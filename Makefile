@@ -17,7 +17,7 @@ run: install
 	@$(PY) manage.py seed_demo
 	@PORT=$(PORT) $(PY) scripts/run_all.py
 
-# Finds (or starts) PostgreSQL and Redis, then runs the whole suite against them.
+# Finds (or starts) PostgreSQL, Redis and RabbitMQ, then runs the whole suite against them.
 test: install
 	@scripts/ensure-chromium
 	@scripts/with-test-services $(PY) -m pytest $(PYTEST_ARGS)
