@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -31,6 +32,7 @@ from django.utils import timezone
 from integrations.ports import OrderQuery
 from integrations.registry import backends_for
 from invoicing import services as steps
+from invoicing.attention import automatic_picks_record, order_attention_waiting
 from invoicing.models import Invoice, Tenant
 from jobs.models import InvoiceJob, JobOrder
 from jobs.services import job_done_if_complete
@@ -217,12 +219,13 @@ def automatic_job_resolve(*, job_id: str, page_size: int | None = None) -> int:
             locked = InvoiceJob.objects.select_for_update().get(pk=job.pk)
             if not locked.resolving or locked.resolution_cursor != job.resolution_cursor:
                 return added_total  # another delivery of this task got here first
-            new_ids = _eligible(locked, page.order_ids)
             now = timezone.now()
+            new_ids = _eligible(locked, page.order_ids, fingerprints=page.fingerprints, now=now)
             created = JobOrder.objects.bulk_create(
                 JobOrder(job=locked, position=locked.total_count + i, order_id=order_id, step_started_at=now)
                 for i, order_id in enumerate(new_ids)
             )
+            automatic_picks_record(job_orders=created, fingerprints=page.fingerprints)
             locked.total_count = F("total_count") + len(created)
             locked.resolution_cursor = page.cursor
             locked.resolving = page.cursor is not None
@@ -238,14 +241,17 @@ def automatic_job_resolve(*, job_id: str, page_size: int | None = None) -> int:
 
 
 def _dispatch(job_order_ids: list[int]) -> None:
-    from jobs.tasks import STEP_TASKS
+    from jobs.services import step_enqueue
 
     for job_order_id in job_order_ids:
-        STEP_TASKS[JobOrder.Step.VALIDATE].delay(job_order_id)
+        step_enqueue(job_order_id=job_order_id, step=JobOrder.Step.VALIDATE)
 
 
-def _eligible(job: InvoiceJob, order_ids: tuple[str, ...]) -> list[str]:
-    """Drop orders already in this job, invoiced by us, or held by another unfinished job."""
+def _eligible(
+    job: InvoiceJob, order_ids: tuple[str, ...], *, fingerprints: Mapping[str, Any], now: dt.datetime
+) -> list[str]:
+    """Drop orders already in this job, invoiced by us, held by another unfinished job, or
+    waiting after a failure in an earlier run (unchanged since, and not due again)."""
     if not order_ids:
         return []
     # .order_by() everywhere: the default ordering would add a sort (and, before, a join)
@@ -264,6 +270,9 @@ def _eligible(job: InvoiceJob, order_ids: tuple[str, ...]) -> list[str]:
         .exclude(job=job)
         .order_by()
         .values_list("order_id", flat=True)
+    )
+    taken |= order_attention_waiting(
+        tenant_id=job.tenant_id, fingerprints=fingerprints, order_ids=set(order_ids) - taken, now=now
     )
     return [order_id for order_id in dict.fromkeys(order_ids) if order_id not in taken]
 

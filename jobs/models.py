@@ -90,6 +90,13 @@ class JobOrder(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0, help_text="tries of the current step")
     step_started_at = models.DateTimeField(null=True, blank=True)
+    # Who holds the order's current step message (jobs.services.step_enqueue): the id of the
+    # one valid message (its Celery task id; an older copy that the broker redelivers is
+    # stale and does nothing), the worker that received or runs it, and since when (database
+    # clock). The reconciler re-sends the step of an order whose holder died.
+    dispatch_id = models.UUIDField(null=True, blank=True, editable=False)
+    held_by = models.CharField(max_length=255, blank=True, default="", editable=False)  # "": none
+    held_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -105,10 +112,31 @@ class JobOrder(models.Model):
             # finding an order across jobs: "held by another unfinished job?" (AUTOMATIC jobs,
             # once per page) and the console's search by order id
             models.Index(fields=["order_id"], name="joborder_order_idx"),
+            # the reconciler looks for pending rows held by a dead worker
+            models.Index(fields=["held_by"], condition=Q(status="PENDING"), name="joborder_held_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.order_id} ({self.status})"
+
+
+class WorkerHeartbeat(models.Model):
+    """A running Celery worker (its node name), written every WORKER_HEARTBEAT_INTERVAL seconds.
+
+    A worker whose row has not been written for WORKER_DEAD_AFTER seconds is dead (kill -9, OOM,
+    a lost machine): the reconciler re-sends the steps it held (jobs.services). Times are the
+    database's clock, so the workers' and the reconciler's clocks never have to agree.
+    """
+
+    hostname = models.CharField(max_length=255, unique=True)
+    started_at = models.DateTimeField(help_text="when this run of the worker started")
+    seen_at = models.DateTimeField(help_text="its last heartbeat")
+
+    class Meta:
+        verbose_name = "worker heartbeat"
+
+    def __str__(self) -> str:
+        return self.hostname
 
 
 class ApiClient(models.Model):

@@ -64,14 +64,19 @@ def automatic_schedule_remove(tenant_code: str) -> None:
 
 def periodic_tasks_sync() -> list[PeriodicTask]:
     """Create or update the service's periodic tasks. Safe to run at every deploy."""
-    every = max(30, settings.INVOICE_STUCK_AFTER // 4)
+    # Often: a dead worker's orders wait for the next run. A run that finds nothing is a few
+    # indexed reads, and runs never overlap (a database lock: jobs.services.job_orders_reconcile).
+    every = max(1, settings.INVOICE_RECONCILE_INTERVAL)
     interval, _ = IntervalSchedule.objects.get_or_create(every=every, period=IntervalSchedule.SECONDS)
     task, _ = PeriodicTask.objects.update_or_create(
         name=RECONCILER_NAME,
         defaults={
             "task": "invoice.reconcile_stuck_orders",
             "interval": interval,
-            "description": "Re-sends the current step of orders that have not moved for INVOICE_STUCK_AFTER seconds.",
+            "description": (
+                "Re-sends the current step of orders held by a dead worker (WORKER_DEAD_AFTER), and of "
+                "orders that have not moved for INVOICE_STUCK_AFTER seconds."
+            ),
         },
     )
     tasks = [task]

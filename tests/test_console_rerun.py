@@ -154,12 +154,13 @@ def test_rerun_enqueues_the_failed_step_after_commit(
 ) -> None:
     client = login("administrator", ADMINISTRATORS)
     with (
-        mock.patch.object(STEP_TASKS["render"], "delay") as delay,
+        mock.patch.object(STEP_TASKS["render"], "apply_async") as publish,
         django_capture_on_commit_callbacks(execute=True),
     ):
         client.post(job_rerun_url(scene))
 
-    delay.assert_called_once_with(scene.row.pk)
+    scene.row.refresh_from_db()
+    publish.assert_called_once_with(args=[scene.row.pk], task_id=str(scene.row.dispatch_id))
 
 
 def test_retry_button_counts_only_the_orders_a_new_job_can_finish(scene: Scene) -> None:

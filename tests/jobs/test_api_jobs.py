@@ -347,6 +347,11 @@ def test_create_job_with_the_broker_down_still_answers_201_and_keeps_the_job(
     assert "Connection refused" in caplog.text
     # once the broker is back, the reconciler sends the order that never started
     sent = []
-    with mock.patch.dict("jobs.tasks.STEP_TASKS", {"validate": mock.Mock(delay=sent.append)}):
+    validate = mock.Mock(apply_async=lambda args, task_id: sent.append((args[0], task_id)))
+    with (
+        mock.patch.dict("jobs.tasks.STEP_TASKS", {"validate": validate}),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         stuck_job_orders_redispatch(older_than=dt.timedelta(seconds=-1))
-    assert sent == [job.orders.get().pk]
+    row = job.orders.get()
+    assert sent == [(row.pk, str(row.dispatch_id))]  # sent as the order's one current message

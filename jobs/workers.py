@@ -1,0 +1,144 @@
+"""Worker heartbeats and who holds which step message: what the reconciler needs to recover fast.
+
+Every Celery worker (its main process, the consumer; prefork children need nothing) writes a
+`WorkerHeartbeat` row at start, then every WORKER_HEARTBEAT_INTERVAL seconds from a daemon
+thread, and deletes it on a clean shutdown. When a worker receives a step message, it records
+itself as the holder of that order's current message (`JobOrder.held_by`). A worker killed
+with -9, or lost with its machine, stops writing; once its row is WORKER_DEAD_AFTER seconds
+old, the reconciler re-sends the steps it held (jobs.services.job_orders_reconcile).
+
+A thread rather than the consumer's timer: a slow or unreachable database then delays only
+the heartbeat, never the consumer's event loop (and with it the broker connection's own
+heartbeats). Everything here is best effort: a database error is logged and the next tick
+tries again on a fresh connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from celery import signals
+from django.db import close_old_connections, connection
+from django.db.models.functions import Now
+
+logger = logging.getLogger(__name__)
+
+STEP_TASK_PREFIX = "invoice.step."
+
+
+# --- services ---------------------------------------------------------------------------------
+def worker_heartbeat_write(*, hostname: str, starting: bool = False) -> None:
+    """Upsert the worker's row (database clock). `starting`: a new run of the worker begins."""
+    from django.db import IntegrityError
+
+    from jobs.models import WorkerHeartbeat
+
+    fields: dict[str, Any] = {"seen_at": Now()}
+    if starting:
+        fields["started_at"] = Now()
+    if WorkerHeartbeat.objects.filter(hostname=hostname).update(**fields):
+        return
+    # no row yet, or the reconciler found this worker dead and removed it (it was too slow to
+    # write): a row is created again; started_at stays as it was taken in that case
+    try:
+        WorkerHeartbeat.objects.create(hostname=hostname, started_at=Now(), seen_at=Now())
+    except IntegrityError:  # a concurrent write created it
+        WorkerHeartbeat.objects.filter(hostname=hostname).update(**fields)
+
+
+def worker_heartbeat_remove(*, hostname: str) -> None:
+    from jobs.models import WorkerHeartbeat
+
+    WorkerHeartbeat.objects.filter(hostname=hostname).delete()
+
+
+# --- the worker side --------------------------------------------------------------------------
+class Heartbeat:
+    def __init__(self, hostname: str, interval: float) -> None:
+        self.hostname = hostname
+        self.interval = interval
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="invoice-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=self.interval + 5)
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            beat(self.hostname)
+        connection.close()  # this thread's own connection
+
+
+def beat(hostname: str, *, starting: bool = False) -> bool:
+    try:
+        close_old_connections()
+        worker_heartbeat_write(hostname=hostname, starting=starting)
+        return True
+    except Exception:
+        logger.exception("worker heartbeat of %s could not be written; trying again next time", hostname)
+        connection.close()  # a fresh connection next tick
+        return False
+
+
+_heartbeat: Heartbeat | None = None
+
+
+@signals.worker_init.connect
+def _on_worker_init(sender: Any = None, **kwargs: Any) -> None:
+    # Before the worker consumes anything: a message this run receives is never older than
+    # its started_at, so that messages of a previous run under the same name count as orphaned.
+    beat(sender.hostname, starting=True)
+    connection.close()  # not handed down to the prefork children
+
+
+@signals.worker_ready.connect
+def _on_worker_ready(sender: Any = None, **kwargs: Any) -> None:
+    global _heartbeat
+    from django.conf import settings
+
+    # After the pool has forked its children, so no child inherits a running thread.
+    _heartbeat = Heartbeat(sender.hostname, settings.WORKER_HEARTBEAT_INTERVAL)
+    _heartbeat.start()
+
+
+@signals.worker_shutdown.connect
+def _on_worker_shutdown(sender: Any = None, **kwargs: Any) -> None:
+    if _heartbeat is not None:
+        _heartbeat.stop()
+    try:
+        close_old_connections()
+        worker_heartbeat_remove(hostname=sender.hostname)
+    except Exception:
+        # the reconciler finds the row stale instead
+        logger.exception("worker heartbeat of %s could not be removed", sender.hostname)
+
+
+@signals.task_received.connect
+def _on_task_received(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
+    """Record this worker as the holder of an order's current step message.
+
+    Runs in the consumer for every message it takes from the broker, a retry's ETA message
+    too. One UPDATE by primary key; best effort: without it the order is still recovered,
+    by the reconciler's fallback after INVOICE_STUCK_AFTER.
+    """
+    if request is None or not str(request.name).startswith(STEP_TASK_PREFIX):
+        return
+    try:
+        (job_order_id,) = request.args
+        from jobs.services import job_order_mark_received
+
+        job_order_mark_received(
+            job_order_id=int(job_order_id), dispatch_id=request.id, hostname=sender.hostname
+        )
+    except Exception:
+        logger.exception("could not record that %s holds step message %s", sender.hostname, request.id)
+        try:
+            connection.close()
+        except Exception:
+            logger.debug("closing the connection failed too", exc_info=True)
