@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+
 from celery import Task, shared_task
+from django.db import DatabaseError
 
 from invoicing.models import EmailDelivery
-from invoicing.services import email_delivery_send
-from jobs.retrying import TRANSIENT, retry_or_give_up
+from invoicing.services import (
+    EmailSentUnrecorded,
+    email_delivery_record_sent,
+    email_delivery_send,
+    email_delivery_sent,
+    job_order_messages_refresh,
+)
+from jobs.retrying import TRANSIENT, best_effort, persist, retry_later, retry_or_give_up
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, name="invoice.send_email_delivery", max_retries=None)
 def send_email_delivery(self: Task, delivery_id: int) -> str:
-    delivery = EmailDelivery.objects.select_related("invoice").filter(pk=delivery_id).first()
-    if delivery is None:
-        return "gone"
     try:
+        delivery = EmailDelivery.objects.select_related("invoice").filter(pk=delivery_id).first()
+        if delivery is None:
+            return "gone"
         return email_delivery_send(delivery=delivery)
+    except EmailSentUnrecorded as exc:
+        email_sent_record_later(exc)
+        return "emailed; recording it when the database is back"
     except TRANSIENT as exc:
         return retry_or_give_up(self, exc, give_up=lambda reason: _delivery_failed(delivery_id, reason))
 
@@ -24,3 +39,51 @@ def _delivery_failed(delivery_id: int, reason: str) -> None:
     EmailDelivery.objects.filter(pk=delivery_id).exclude(status=EmailDelivery.Status.SENT).update(
         status=EmailDelivery.Status.FAILED, error=f"Email {reason}"[:2000]
     )
+
+
+def email_sent_record_later(exc: EmailSentUnrecorded, *, job_order_id: int | None = None) -> None:
+    """Hand an accepted-but-unrecorded mail to `record_email_sent` through the broker.
+
+    The fact lives in the message, not in the database that is away: the task retries until it
+    can write SENT, and never sends.
+    """
+    logger.warning(
+        "email delivery %s was sent but could not be recorded; recording it later", exc.delivery_id
+    )
+    record_email_sent.delay(exc.delivery_id, exc.message_id, exc.sent_at, job_order_id)
+
+
+@shared_task(bind=True, name="invoice.record_email_sent", max_retries=None)
+def record_email_sent(
+    self: Task, delivery_id: int, message_id: str, sent_at: str, job_order_id: int | None = None
+) -> str:
+    """Record a delivery the mail server accepted as SENT (retried until the database is back),
+    then move its order on: the pipeline's email step, run again, finds the delivery SENT and
+    advances without sending; a finished order's message is rebuilt to say it was emailed."""
+    from jobs import services as jobs_services
+    from jobs.models import JobOrder
+
+    try:
+        changed = persist(
+            lambda: email_delivery_record_sent(
+                delivery_id=delivery_id, message_id=message_id, sent_at=dt.datetime.fromisoformat(sent_at)
+            ),
+            what=f"recording email delivery {delivery_id} as sent",
+            retry_on=(DatabaseError,),
+        )
+    except DatabaseError as exc:
+        # Never given up: the mail has left, and only this message still knows it.
+        raise retry_later(self, exc) from exc
+    if changed:
+        best_effort(
+            lambda: email_delivery_sent(delivery_id=delivery_id, job_order_id=job_order_id),
+            what="the email's event",
+        )
+    try:
+        if job_order_id is not None:
+            jobs_services.step_run(job_order_id=job_order_id, step=JobOrder.Step.EMAIL)
+        delivery = EmailDelivery.objects.select_related("invoice").get(pk=delivery_id)
+    except TRANSIENT as exc:  # the retry finds the delivery SENT and only does this part
+        raise retry_later(self, exc) from exc
+    best_effort(lambda: job_order_messages_refresh(invoice=delivery.invoice), what="the order message")
+    return f"recorded email delivery {delivery_id} as sent"

@@ -14,9 +14,19 @@ from typing import Any
 from celery import Task, shared_task
 
 from integrations.ports import PermanentError
+from invoicing.services import EmailSentUnrecorded
+from invoicing.tasks import email_sent_record_later
 from jobs import services
 from jobs.models import JobOrder
-from jobs.retrying import TIME_LIMIT, TRANSIENT, retry_or_give_up, time_limit_text
+from jobs.retrying import (
+    TIME_LIMIT,
+    TRANSIENT,
+    db_reconnect,
+    give_up_or_retry_later,
+    retry_later,
+    retry_or_give_up,
+    time_limit_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +36,20 @@ STEP_LABELS = dict(JobOrder.Step.choices)
 def _run_step(task: Task, job_order_id: int, step: str) -> str:
     label = STEP_LABELS.get(step, step)
     try:
-        outcome = services.step_run(job_order_id=job_order_id, step=step)
+        outcome = services.step_run(job_order_id=job_order_id, step=step, **_message_of(task))
     except PermanentError as exc:
-        services.step_give_up(job_order_id=job_order_id, step=step, reason=exc.message)
+        reason = exc.message
+        give_up_or_retry_later(
+            task,
+            lambda: services.step_give_up(job_order_id=job_order_id, step=step, reason=reason),
+            what=f"failing job order {job_order_id}",
+        )
         return "failed"
+    except EmailSentUnrecorded as exc:
+        # The mail left but the database would not record it: hand the fact to a task that
+        # writes it, never sending again, and then moves the order on (invoicing.tasks).
+        email_sent_record_later(exc, job_order_id=job_order_id)
+        return "emailed; recording it when the database is back"
     except TRANSIENT as exc:
         return retry_or_give_up(
             task,
@@ -45,17 +65,33 @@ def _run_step(task: Task, job_order_id: int, step: str) -> str:
     except TIME_LIMIT:
         # One attempt, then a permanent failure: see jobs.retrying.
         logger.warning("step %s of job order %s exceeded its soft time limit", step, job_order_id)
-        services.step_give_up(job_order_id=job_order_id, step=step, reason=f"{label} {time_limit_text(task)}")
+        timed_out = f"{label} {time_limit_text(task)}"
+        give_up_or_retry_later(
+            task,
+            lambda: services.step_give_up(job_order_id=job_order_id, step=step, reason=timed_out),
+            what=f"failing job order {job_order_id}",
+        )
         return "failed"
     except Exception as exc:  # a bug or bad data (integrity errors too): retrying would not help
         logger.exception("step %s of job order %s failed unexpectedly", step, job_order_id)
-        services.step_give_up(
-            job_order_id=job_order_id,
-            step=step,
-            reason=f"{label} failed: internal error ({type(exc).__name__}); the operators can see the details in the logs.",
+        internal = f"{label} failed: internal error ({type(exc).__name__}); the operators can see the details in the logs."
+        give_up_or_retry_later(
+            task,
+            lambda: services.step_give_up(job_order_id=job_order_id, step=step, reason=internal),
+            what=f"failing job order {job_order_id}",
         )
         return "failed"
-    return outcome.note if outcome.ran else "skipped"
+    return outcome.note if outcome.ran else (outcome.note or "skipped")
+
+
+def _message_of(task: Task) -> dict[str, Any]:
+    """Which message asks for the step, and which worker runs it (see services.step_run).
+
+    An eager call (`apply`) is no broker message: nothing can deliver it twice.
+    """
+    if task.request.is_eager:
+        return {}
+    return {"dispatch_id": task.request.id, "hostname": task.request.hostname}
 
 
 def _step_task(step: str) -> Any:
@@ -85,9 +121,15 @@ STEP_TASKS: dict[str, Any] = {
 }
 
 
-@shared_task(name="invoice.start_job")
-def start_job(job_id: str) -> int:
-    return services.job_start(job_id=job_id)
+@shared_task(bind=True, name="invoice.start_job", max_retries=None)
+def start_job(self: Task, job_id: str) -> int:
+    try:
+        return services.job_start(job_id=job_id)
+    except TRANSIENT as exc:
+        # A lost connection here would otherwise strand every order of the job until the
+        # reconciler's fallback (INVOICE_STUCK_AFTER); job_start is safe to repeat.
+        db_reconnect()
+        raise retry_later(self, exc) from exc
 
 
 @shared_task(bind=True, name="invoice.resolve_automatic_job", max_retries=None)
@@ -120,5 +162,6 @@ def run_automatic_job(tenant: str) -> str:
 
 
 @shared_task(name="invoice.reconcile_stuck_orders")
-def reconcile_stuck_orders() -> int:
-    return services.stuck_job_orders_redispatch()
+def reconcile_stuck_orders() -> str:
+    count = services.job_orders_reconcile()
+    return "skipped: another reconciler is running" if count is None else f"{count} re-dispatched"
