@@ -293,16 +293,37 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         # embedded mode at a task per second per process. A directory listing is cheap.
         "polling_interval": 0.1,
     }
-else:
+elif CELERY_BROKER_URL.startswith(("redis", "sentinel")):  # redis://, rediss://, sentinel://
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # Redis redelivers an unacknowledged task (worker killed) only after this timeout; it
         # must exceed the longest task plus its retry countdown, or a slow task runs twice.
+        # Recovery does not wait for it: the reconciler re-sends a dead worker's steps within
+        # seconds (WORKER_DEAD_AFTER below), and the copy Redis restores later is stale and
+        # does nothing (jobs.services.step_run). So long is harmless, and short is risky.
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900),
         # kombu sweeps for such messages every interval x throttle seconds (default 10 x 10):
         # a scan every 10 s makes redelivery follow the visibility timeout closely.
         "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
         "unacked_restore_throttle": 1,
     }
+elif CELERY_BROKER_URL.startswith(("amqp", "pyamqp")):  # RabbitMQ: amqp://, amqps://, pyamqp://
+    # RabbitMQ has no visibility timeout: an unacknowledged message goes back to the queue the
+    # moment its consumer's channel or connection closes (AMQP 0-9-1 basic.ack; RabbitMQ guide
+    # "Consumer Acknowledgements and Publisher Confirms"), so with task_acks_late a killed
+    # worker's steps, running or only prefetched, reach another worker at once.
+    # Publisher confirms: publishing waits until RabbitMQ has taken the message, so a broker
+    # restart cannot silently drop the next-step message of an order.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+    # RabbitMQ closes a channel whose consumer holds a delivery unacknowledged longer than its
+    # consumer_timeout (default 30 min, rabbitmq.conf), and redelivers everything the channel
+    # held. Workers hold a retry's ETA message unacknowledged until it is due and then run it,
+    # so consumer_timeout must exceed INVOICE_RETRY_MAX_DELAY + CELERY_TASK_TIME_LIMIT (10 min
+    # with the defaults). Never disable it (0): it is the net for a hung consumer.
+# AMQP heartbeats (RabbitMQ only; Redis ignores it): a worker whose machine vanished, without
+# closing its TCP connections, is found dead after about two missed heartbeats, and only then
+# are its messages redelivered. RabbitMQ uses the smaller of this and its own `heartbeat`
+# (default 60 s); 20 s keeps a lost machine's orders within the 60 s recovery bound.
+CELERY_BROKER_HEARTBEAT = env_int("CELERY_BROKER_HEARTBEAT", 20)
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "invoice")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -316,6 +337,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# Recovery from a dead worker (kill -9, OOM, a lost machine; jobs/workers.py): every worker
+# writes a heartbeat row this often; one not written for WORKER_DEAD_AFTER seconds is dead, and
+# the reconciler (every INVOICE_RECONCILE_INTERVAL seconds) re-sends the steps it held. A dead
+# worker's orders are sent again at most WORKER_DEAD_AFTER + INVOICE_RECONCILE_INTERVAL seconds
+# after it died. WORKER_DEAD_AFTER must be a few heartbeats: a live worker must never look dead.
+WORKER_HEARTBEAT_INTERVAL = env_int("WORKER_HEARTBEAT_INTERVAL", 5)
+WORKER_DEAD_AFTER = env_int("WORKER_DEAD_AFTER", 15)
+INVOICE_RECONCILE_INTERVAL = env_int("INVOICE_RECONCILE_INTERVAL", 10)
 
 # --- the invoice service ----------------------------------------------------------------------
 INVOICE_MAX_ORDER_IDS = env_int("INVOICE_MAX_ORDER_IDS", 1000)
@@ -331,6 +360,7 @@ INVOICE_RETRY_BASE_DELAY = env_int("INVOICE_RETRY_BASE_DELAY", 5)
 INVOICE_RETRY_MAX_DELAY = env_int("INVOICE_RETRY_MAX_DELAY", 300)
 # AUTOMATIC jobs read the matching orders this many at a time (Emporix pageSize).
 INVOICE_AUTOMATIC_PAGE_SIZE = env_int("INVOICE_AUTOMATIC_PAGE_SIZE", 100)
+INVOICE_AUTOMATIC_MAX_ATTEMPTS = env_int("INVOICE_AUTOMATIC_MAX_ATTEMPTS", 5)  # failed runs, then it waits
 # An order whose step has not moved for this long is re-dispatched by the reconciler.
 INVOICE_STUCK_AFTER = env_int("INVOICE_STUCK_AFTER", 600)
 

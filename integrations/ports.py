@@ -8,9 +8,10 @@ backend without the pipeline changing.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 
 # --- errors every adapter raises ---------------------------------------------------------------
@@ -197,18 +198,52 @@ class OrderQuery:
     time_zone: str  # a date-only delivery date counts from the start of that day here
 
 
+# What "the order changed" means to an AUTOMATIC run that remembers a failed order: these parts
+# of the salesOrder document, by name. Anything an operator does to fix an order shows here:
+# Emporix raises metadata.version on every update; a corrected total, a new status or a new
+# authorisation shows even where the version is not kept (the local store takes documents as given).
+FINGERPRINT_PATHS: dict[str, tuple[str, ...]] = {
+    "version": ("metadata", "version"),
+    "status": ("status",),
+    "extendedStatus": ("mixins", "generalAttributes", "extendedOrderStatus"),
+    "totals": ("calculatedPrice", "finalPrice"),
+    "payments": ("payments",),
+}
+
+
+def order_fingerprint(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The FINGERPRINT_PATHS parts of a salesOrder document (None where missing).
+
+    Kept as JSON, not hashed: equal fingerprints compare equal in Python and as PostgreSQL
+    jsonb (numbers by value), so the local store can compare them in its search query.
+    """
+    fingerprint: dict[str, Any] = {}
+    for name, path in FINGERPRINT_PATHS.items():
+        value: Any = document
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        fingerprint[name] = value
+    return fingerprint
+
+
 @dataclass(frozen=True)
 class OrderPage:
     order_ids: tuple[str, ...]
     cursor: dict[str, object] | None  # where the next page starts; None when this was the last
     total: int | None = None  # how many match, when the source says (X-Total-Count)
+    # order id -> order_fingerprint() of the order as found, for the orders of this page
+    fingerprints: Mapping[str, Any] = field(default_factory=dict)
 
 
 class OrderSource(Protocol):
     def find_orders(
         self, query: OrderQuery, *, cursor: dict[str, object] | None, page_size: int
     ) -> OrderPage:
-        """One page of orders matching the query and not invoiced, in a stable order."""
+        """One page of orders matching the query and not invoiced, in a stable order.
+
+        With the fingerprint of each order. A source may leave out orders that wait in
+        OrderAttention (the local store does, in its query); the caller checks the rest.
+        """
         ...
 
     def get_order(self, order_id: str) -> Order:

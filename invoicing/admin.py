@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from integrations.ports import PermanentError
 from invoicing.admin_paging import EstimatedCountPaginator
-from invoicing.models import EmailDelivery, Invoice, InvoiceEvent, PaymentCapture, Tenant
+from invoicing.models import EmailDelivery, Invoice, InvoiceEvent, OrderAttention, PaymentCapture, Tenant
 from invoicing.money import round_money
 from invoicing.services import event_record, invoice_email_resend
 from jobs.services import invoice_resume_failed_steps, job_orders_failed_after_issue
@@ -403,6 +403,77 @@ class InvoiceEventAdmin(ReadOnlyAdmin):
     list_select_related = ("tenant", "invoice")
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # per-filter counts would count the whole table
+
+
+class AttentionStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("attention", "Needs attention"), ("later", "Retried in a later run")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[OrderAttention]) -> QuerySet[OrderAttention]:
+        if self.value() == "attention":
+            return queryset.filter(next_attempt_after__isnull=True)
+        if self.value() == "later":
+            return queryset.filter(next_attempt_after__isnull=False)
+        return queryset
+
+
+@admin.register(OrderAttention)
+class OrderAttentionAdmin(ReadOnlyAdmin):
+    """Orders that failed in an AUTOMATIC run and that the next runs leave alone (invoicing.attention)."""
+
+    list_display = (
+        "order_id",
+        "tenant",
+        "state",
+        "kind",
+        "reason",
+        "attempts",
+        "next_attempt_after",
+        "last_job_order_link",
+        "updated_at",
+    )
+    list_filter = (AttentionStateFilter, "kind", "tenant")
+    list_select_related = ("tenant",)
+    search_fields = ("=order_id",)
+    search_help_text = "An exact order id."
+    actions = ("retry_now",)
+    show_facets = admin.ShowFacets.NEVER
+
+    @admin.display(description="state")
+    def state(self, obj: OrderAttention) -> str:
+        if obj.needs_attention:
+            return "Needs attention: waits until the order changes or it is retried"
+        return "Retried by the first AUTOMATIC run after the time shown"
+
+    @admin.display(description="last job order")
+    def last_job_order_link(self, obj: OrderAttention) -> str:
+        if obj.last_job_order_id is None:
+            return "-"
+        url = reverse("admin:jobs_joborder_change", args=[obj.last_job_order_id])
+        return format_html('<a href="{}">{}</a>', url, obj.last_job_order_id)
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("jobs.retry_failed_orders")
+
+    @admin.action(description="Retry now (a new job with the selected orders)", permissions=["retry"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[OrderAttention]) -> None:
+        from invoicing.attention import order_attention_retry
+
+        actor = f"admin:{request.user.get_username()}"
+        for job in order_attention_retry(rows=list(queryset), actor=actor):
+            url = reverse("admin:jobs_invoicejob_change", args=[job.pk])
+            messages.success(
+                request,
+                format_html(
+                    '{} order(s) are being retried as job <a href="{}">{}</a>.',
+                    job.total_count,
+                    url,
+                    str(job.pk)[:8],
+                ),
+            )
 
 
 # The console is for operations staff: name it so, and keep out what they must not touch.

@@ -10,6 +10,7 @@ Steps raise `integrations.ports.PermanentError` (the order fails with its messag
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 from decimal import Decimal
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.mail import EmailMessage
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -29,6 +30,7 @@ from invoicing.models import EmailDelivery, Invoice, InvoiceEvent, InvoiceLine, 
 from invoicing.money import round_money
 from invoicing.recalculation import recalculate
 from jobs.models import JobOrder
+from jobs.retrying import best_effort, persist
 
 logger = logging.getLogger(__name__)
 
@@ -47,17 +49,29 @@ def event_record(
     job_order_id: int | None = None,
     actor: str = "system",
     data: dict[str, object] | None = None,
-) -> InvoiceEvent:
-    return InvoiceEvent.objects.create(
-        tenant_id=tenant_id,
-        type=type,
-        message=message,
-        order_id=order_id,
-        invoice=invoice,
-        job_order_id=job_order_id,
-        actor=actor,
-        data=data or {},
-    )
+) -> InvoiceEvent | None:
+    """Append to the audit trail.
+
+    Inside a transaction the event commits or rolls back with the change it records. On its
+    own it is bookkeeping, written best effort: a failure (a lost connection) is logged and
+    does not fail, or retry, the work that has already been done (jobs.retrying.best_effort).
+    """
+
+    def write() -> InvoiceEvent:
+        return InvoiceEvent.objects.create(
+            tenant_id=tenant_id,
+            type=type,
+            message=message,
+            order_id=order_id,
+            invoice=invoice,
+            job_order_id=job_order_id,
+            actor=actor,
+            data=data or {},
+        )
+
+    if transaction.get_connection().in_atomic_block:
+        return write()
+    return best_effort(write, what=f"event {type}")
 
 
 def _backends(job_order: JobOrder) -> Backends:
@@ -201,26 +215,48 @@ def _plan_capture(invoice: Invoice, payment: Payment | None, amount: Decimal, cu
         "currency": currency,
         "message": "",
     }
+    key = _idempotency_key(invoice, payment, amount, currency)
     if capture is None:
         PaymentCapture.objects.create(
-            tenant=invoice.tenant,
-            order_id=invoice.order_id,
-            idempotency_key=_idempotency_key(invoice, 1),
-            **fields,
+            tenant=invoice.tenant, order_id=invoice.order_id, idempotency_key=key, **fields
         )
         return
     if capture.status == PaymentCapture.Status.DECLINED:
-        # A new try after a definite decline (e.g. a retry job): a new key, so the gateway
-        # does not just answer the old decline again.
+        if capture.idempotency_key == key:
+            # The same capture of the same authorisation: the gateway would answer the same
+            # decline for the same key, so it is not asked again (payment_capture fails the
+            # order with the recorded answer). Runs and retries cannot pile up gateway calls.
+            return
+        # A new authorisation (or amount) after a definite decline: a new attempt, a new key.
         capture.attempt += 1
-        capture.idempotency_key = _idempotency_key(invoice, capture.attempt)
+    capture.idempotency_key = key
     for name, value in fields.items():
         setattr(capture, name, value)
     capture.save()
 
 
-def _idempotency_key(invoice: Invoice, attempt: int) -> str:
-    return f"invoice-capture:{invoice.tenant.code}:{invoice.order_id}:{attempt}"
+def _idempotency_key(invoice: Invoice, payment: Payment | None, amount: Decimal, currency: str) -> str:
+    """One key per capture of one authorisation: (tenant, order, transaction, authorised amount,
+    amount, currency).
+
+    Derived, never counted: every run, retry job or redelivered task that captures the same
+    amount of the same authorisation sends the same key, so the gateway performs it at most once
+    and answers a repeat with its first answer (an idempotent request, as Stripe and Adyen
+    define it). A key never travels with other parameters: a different amount or currency makes
+    a different key. After an UNKNOWN outcome the record keeps its key (recalculation leaves an
+    UNKNOWN capture alone) and the gateway is asked before it is called again.
+    """
+    if payment is None:
+        return f"invoice-capture:{invoice.tenant.code}:{invoice.order_id}:none"
+    authorised = "none" if payment.authorized_amount is None else _amount_text(payment.authorized_amount)
+    what = "|".join((payment.transaction_id, authorised, _amount_text(amount), currency.upper()))
+    digest = hashlib.sha256(what.encode()).hexdigest()[:32]
+    return f"invoice-capture:{invoice.tenant.code}:{invoice.order_id}:{digest}"
+
+
+def _amount_text(amount: Decimal) -> str:
+    # 179.88 and 179.880 are one amount: the key must not depend on how it was written
+    return format(amount.normalize(), "f")
 
 
 # --- 3. payment capture -----------------------------------------------------------------------------
@@ -232,7 +268,12 @@ def payment_capture(*, job_order: JobOrder) -> str:
     if capture.status == PaymentCapture.Status.CAPTURED:
         return f"captured {_money(capture)}"
     if capture.status == PaymentCapture.Status.DECLINED:
-        raise PermanentError(f"Payment capture declined: {capture.message}")
+        # declined before, for this very authorisation and amount (_plan_capture): not asked again
+        raise PermanentError(
+            f"Payment capture declined: {capture.message or 'no reason given by the gateway'} "
+            "(the gateway's answer for this authorisation; a capture is tried again once the "
+            "order has a new authorisation or amount)"
+        )
     gateway = _backends(job_order).payments
     assert capture.amount is not None
     if capture.status == PaymentCapture.Status.UNKNOWN:
@@ -407,6 +448,71 @@ def invoice_email(*, job_order: JobOrder) -> str:
     return email_delivery_send(delivery=delivery, job_order_id=job_order.pk)
 
 
+class EmailSentUnrecorded(TransientError):
+    """The mail server accepted the mail, but the database would not record it (it is away).
+
+    Carries what is needed to record it later without sending again
+    (invoicing.tasks.email_sent_record_later).
+    """
+
+    def __init__(self, *, delivery_id: int, message_id: str, sent_at: str) -> None:
+        super().__init__(f"Email of delivery {delivery_id} was sent, but recording it failed.")
+        self.delivery_id = delivery_id
+        self.message_id = message_id
+        self.sent_at = sent_at
+
+
+def email_delivery_record_sent(*, delivery_id: int, message_id: str, sent_at: dt.datetime) -> bool:
+    """Record that the mail server accepted the delivery's mail.
+
+    From SENDING, and also from FAILED: the reconciler or a redelivered step may have called the
+    outcome unknown meanwhile, but acceptance is a fact and this record is what an operator
+    trusts before resending. False when there was nothing to change (already SENT, or gone).
+    """
+    return bool(
+        EmailDelivery.objects.filter(
+            pk=delivery_id, status__in=[EmailDelivery.Status.SENDING, EmailDelivery.Status.FAILED]
+        ).update(
+            status=EmailDelivery.Status.SENT,
+            sent_at=sent_at,
+            error="",
+            message_id=message_id[:300],
+            updated_at=timezone.now(),
+        )
+    )
+
+
+def job_order_messages_refresh(*, invoice: Invoice) -> int:
+    """Rebuild the message of the invoice's finished orders after a delivery changed.
+
+    A successful order's message is `invoice_summary`, which names the email's outcome; after a
+    resend it must say the invoice was emailed, not that the first email FAILED.
+    """
+    return JobOrder.objects.filter(invoice=invoice, status=JobOrder.Status.SUCCESS).update(
+        message=invoice_summary(invoice)[:4000], updated_at=timezone.now()
+    )
+
+
+def email_delivery_sent(*, delivery_id: int, job_order_id: int | None = None, actor: str = "system") -> None:
+    """After the SENT record: the audit event and, for a resend, the order's message.
+
+    Both are bookkeeping (best effort): the mail has left and its record is written.
+    """
+    delivery = EmailDelivery.objects.select_related("invoice").get(pk=delivery_id)
+    invoice = delivery.invoice
+    event_record(
+        tenant_id=invoice.tenant_id,
+        type="invoice_emailed",
+        order_id=invoice.order_id,
+        invoice=invoice,
+        job_order_id=job_order_id,
+        actor=actor,
+        message=f"{delivery.kind} to {delivery.recipient}",
+    )
+    if delivery.kind != "invoice":  # the pipeline's own email is summarised when its order finishes
+        best_effort(lambda: job_order_messages_refresh(invoice=invoice), what="the order message")
+
+
 def email_delivery_send(
     *, delivery: EmailDelivery, job_order_id: int | None = None, actor: str = "system"
 ) -> str:
@@ -415,6 +521,11 @@ def email_delivery_send(
     The row is claimed (PENDING -> SENDING) before sending. A row found in SENDING means an
     earlier run stopped mid-send: whether the mail left is unknown, and sending again could
     email the customer twice, so it is marked failed for a person to check.
+
+    Once the mail server has accepted the mail, the SENT record is written with retries and a
+    fresh connection (jobs.retrying.persist), so a dropped connection does not leave the row
+    SENDING for the next run to call "unknown". If the database stays away, EmailSentUnrecorded
+    carries the fact to a task that records it later and never sends again.
     """
     invoice = delivery.invoice
     if delivery.status == EmailDelivery.Status.SENT:
@@ -436,10 +547,13 @@ def email_delivery_send(
         message = invoice_email_message(invoice, to=delivery.recipient)
         message.send(fail_silently=False)
     except Exception as exc:  # the ESP or SMTP refused or was unreachable: nothing was sent
-        EmailDelivery.objects.filter(pk=delivery.pk).update(
-            status=EmailDelivery.Status.PENDING,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            updated_at=timezone.now(),
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        # Back to PENDING, so the retry sends (a row left SENDING would count as "unknown").
+        persist(
+            lambda: EmailDelivery.objects.filter(pk=delivery.pk).update(
+                status=EmailDelivery.Status.PENDING, error=error, updated_at=timezone.now()
+            ),
+            what=f"releasing email delivery {delivery.pk}",
         )
         raise TransientError(
             f"Email to {delivery.recipient} could not be sent: {type(exc).__name__}: {exc}"
@@ -447,17 +561,24 @@ def email_delivery_send(
     message_id = str(
         message.extra_headers.get("Message-ID", "") or getattr(message, "anymail_status", "") or ""
     )
-    EmailDelivery.objects.filter(pk=delivery.pk).update(
-        status=EmailDelivery.Status.SENT, sent_at=timezone.now(), error="", message_id=message_id[:300]
-    )
-    event_record(
-        tenant_id=invoice.tenant_id,
-        type="invoice_emailed",
-        order_id=invoice.order_id,
-        invoice=invoice,
-        job_order_id=job_order_id,
-        actor=actor,
-        message=f"{delivery.kind} to {delivery.recipient}",
+    sent_at = timezone.now()
+    try:
+        # Any database error, not only a lost connection: the mail has left whatever the
+        # database says, and writing the record again is harmless.
+        persist(
+            lambda: email_delivery_record_sent(
+                delivery_id=delivery.pk, message_id=message_id, sent_at=sent_at
+            ),
+            what=f"recording email delivery {delivery.pk} as sent",
+            retry_on=(DatabaseError,),
+        )
+    except DatabaseError as exc:
+        raise EmailSentUnrecorded(
+            delivery_id=delivery.pk, message_id=message_id, sent_at=sent_at.isoformat()
+        ) from exc
+    best_effort(
+        lambda: email_delivery_sent(delivery_id=delivery.pk, job_order_id=job_order_id, actor=actor),
+        what="the email's event",
     )
     return f"emailed to {delivery.recipient}"
 
@@ -513,7 +634,9 @@ def invoice_summary(invoice: Invoice) -> str:
     parts = [f"Invoice {invoice.number} created ({gross} {invoice.currency})."]
     if capture and capture.status == PaymentCapture.Status.CAPTURED:
         parts.append(f"Payment of {_money(capture)} captured.")
-    delivery = invoice.deliveries.filter(kind="invoice").first()
+    # The latest delivery that reached the customer (a resend after a failure), else the first.
+    sent = invoice.deliveries.filter(status=EmailDelivery.Status.SENT).order_by("-sent_at", "-pk").first()
+    delivery = sent or invoice.deliveries.filter(kind="invoice").first()
     if delivery is None:
         parts.append("No email sent: the order has no customer email address.")
     elif delivery.status == EmailDelivery.Status.SENT:

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from invoicing import services as steps
+from invoicing.attention import order_attention_record
 from invoicing.models import Invoice, Tenant
-from jobs.models import InvoiceJob, JobOrder
+from jobs.models import InvoiceJob, JobOrder, WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +118,11 @@ def job_retry_failed(*, job: InvoiceJob, actor: str) -> InvoiceJob | None:
     )
     if not failed:
         return None
+    from invoicing.attention import order_attention_clear
+
     with transaction.atomic():
+        # an operator's retry ends the orders' wait: later AUTOMATIC runs take them again too
+        order_attention_clear(tenant=job.tenant, order_ids=failed)
         retry = job_create_manual(tenant=job.tenant, order_ids=failed, requested_by=actor, retry_of=job)
         steps.event_record(
             tenant_id=job.tenant_id,
@@ -135,16 +141,64 @@ def job_start(*, job_id: str | uuid.UUID) -> int:
     Only never-started orders: a redelivered start_job must not send a second message for a
     step that is running right now (stuck orders are the reconciler's business).
     """
-    from jobs.tasks import STEP_TASKS
-
     not_started = JobOrder.objects.filter(
         job_id=uuid.UUID(str(job_id)), status=JobOrder.Status.PENDING, step=Step.VALIDATE, attempts=0
     ).values_list("pk", flat=True)
     count = 0
-    for job_order_id in not_started.iterator(chunk_size=500):
-        STEP_TASKS[Step.VALIDATE].delay(job_order_id)
-        count += 1
+    for job_order_id in list(not_started.iterator(chunk_size=500)):
+        # attempts=0 again in the UPDATE: an order that started meanwhile keeps its message
+        with transaction.atomic():
+            count += _enqueue(job_order_id=job_order_id, step=Step.VALIDATE, where=Q(attempts=0))
     return count
+
+
+# --- dispatching a step ------------------------------------------------------------------------
+# Every step message carries a fresh id (its Celery task id) that is stored on the order as
+# `dispatch_id`. Only the message with that id may run the step: a copy the broker delivers
+# again later (Redis after its visibility timeout, RabbitMQ when a consumer dies), or a
+# message superseded by the reconciler's re-dispatch, finds another id and does nothing
+# (step_run). `held_by` names the worker that received or runs the current message, so that
+# the reconciler can re-send at once the steps of a worker that died (job_orders_reconcile).
+def _dispatch_fields() -> tuple[uuid.UUID, dict[str, Any]]:
+    dispatch_id = uuid.uuid4()
+    return dispatch_id, {"dispatch_id": dispatch_id, "held_by": "", "held_at": None}
+
+
+def _publish_on_commit(*, job_order_id: int, step: str, dispatch_id: uuid.UUID) -> None:
+    from jobs.tasks import STEP_TASKS
+
+    # robust: a lost hand-off is logged and left to the reconciler, not raised after commit
+    transaction.on_commit(
+        lambda: STEP_TASKS[step].apply_async(args=[job_order_id], task_id=str(dispatch_id)), robust=True
+    )
+
+
+def _enqueue(*, job_order_id: int, step: str, where: Q | None = None) -> bool:
+    dispatch_id, fields = _dispatch_fields()
+    moved = JobOrder.objects.filter(
+        Q(pk=job_order_id, status=JobOrder.Status.PENDING, step=step), where or Q()
+    ).update(step_started_at=timezone.now(), **fields)
+    if moved:
+        _publish_on_commit(job_order_id=job_order_id, step=step, dispatch_id=dispatch_id)
+    return bool(moved)
+
+
+def step_enqueue(*, job_order_id: int, step: str) -> bool:
+    """Send the order's `step` as a new message, once the current transaction commits.
+
+    The message gets a new dispatch id (any older message of the order becomes stale) and no
+    holder yet. False when the order is not pending at that step.
+    """
+    return _enqueue(job_order_id=job_order_id, step=step)
+
+
+def job_order_mark_received(*, job_order_id: int, dispatch_id: str, hostname: str) -> bool:
+    """A worker received the order's current message (also a retry's ETA message it keeps)."""
+    return bool(
+        JobOrder.objects.filter(pk=job_order_id, dispatch_id=dispatch_id).update(
+            held_by=hostname, held_at=Now()
+        )
+    )
 
 
 # --- running a step ------------------------------------------------------------------------------
@@ -174,14 +228,31 @@ STEP_SERVICES: dict[str, Callable[[JobOrder], str]] = {
 }
 
 
-def step_run(*, job_order_id: int, step: str) -> StepOutcome:
-    """Run `step` for the order if it is still at it; move it on; enqueue the next step on commit."""
+def step_run(
+    *, job_order_id: int, step: str, dispatch_id: str | None = None, hostname: str | None = None
+) -> StepOutcome:
+    """Run `step` for the order if it is still at it; move it on; enqueue the next step on commit.
+
+    `dispatch_id`: the id of the message that asks for it. Unless it is the order's current one
+    the message is stale (superseded by a re-dispatch, or a redelivered copy) and nothing runs:
+    StepOutcome(ran=False, note="stale"). Checked and claimed in the one UPDATE that counts the
+    attempt, so that a step never runs from two messages. None: an in-process call (Celery's
+    `apply`, the record_email_sent task), which no broker can deliver twice.
+    """
     job_order = JobOrder.objects.select_related("job__tenant").filter(pk=job_order_id).first()
     if job_order is None or job_order.status != JobOrder.Status.PENDING or job_order.step != step:
         return StepOutcome(ran=False)
-    JobOrder.objects.filter(pk=job_order.pk).update(
-        step_started_at=timezone.now(), attempts=F("attempts") + 1, message=""
+    claim = Q(pk=job_order.pk, status=JobOrder.Status.PENDING, step=step)
+    held: dict[str, Any] = {}
+    if dispatch_id is not None:
+        # NULL: a row dispatched before dispatch ids existed (messages queued at the upgrade)
+        claim &= Q(dispatch_id=dispatch_id) | Q(dispatch_id__isnull=True)
+        held = {"held_by": hostname or "", "held_at": Now()}
+    claimed = JobOrder.objects.filter(claim).update(
+        step_started_at=timezone.now(), attempts=F("attempts") + 1, message="", **held
     )
+    if not claimed:
+        return StepOutcome(ran=False, note="stale")
     note = STEP_SERVICES[step](job_order)
     following = next_step(step)
     if following == Step.DONE:
@@ -192,15 +263,14 @@ def step_run(*, job_order_id: int, step: str) -> StepOutcome:
 
 
 def step_advance(*, job_order_id: int, from_step: str, to_step: str) -> bool:
-    from jobs.tasks import STEP_TASKS
-
     with transaction.atomic():
+        # the next step's dispatch id is set in the same UPDATE (step_enqueue, without a second one)
+        dispatch_id, fields = _dispatch_fields()
         moved = JobOrder.objects.filter(
             pk=job_order_id, status=JobOrder.Status.PENDING, step=from_step
-        ).update(step=to_step, attempts=0, step_started_at=timezone.now())
+        ).update(step=to_step, attempts=0, step_started_at=timezone.now(), **fields)
         if moved:
-            # robust: a lost hand-off is logged and left to the reconciler, not raised after commit
-            transaction.on_commit(lambda: STEP_TASKS[to_step].delay(job_order_id), robust=True)
+            _publish_on_commit(job_order_id=job_order_id, step=to_step, dispatch_id=dispatch_id)
     return bool(moved)
 
 
@@ -260,8 +330,6 @@ def job_order_resume_after_issue(*, job_order: JobOrder, actor: str) -> bool:
     a second administrator pressed the button too: the row lock and the compare-and-set on
     the status make sure only one of them resumes it.
     """
-    from jobs.tasks import STEP_TASKS
-
     with transaction.atomic():
         locked = JobOrder.objects.select_for_update().filter(pk=job_order.pk).first()
         if locked is None or locked.status != JobOrder.Status.FAILURE or locked.step not in AFTER_ISSUE:
@@ -276,12 +344,14 @@ def job_order_resume_after_issue(*, job_order: JobOrder, actor: str) -> bool:
         step = locked.step
         label = JobOrder.Step(step).label
         now = timezone.now()
+        dispatch_id, fields = _dispatch_fields()
         resumed = JobOrder.objects.filter(pk=locked.pk, status=JobOrder.Status.FAILURE, step=step).update(
             status=JobOrder.Status.PENDING,
             attempts=0,
             message=f"Invoice {invoice.number}: re-running the failed steps from {label} ({actor}).",
             step_started_at=now,
             updated_at=now,
+            **fields,
         )
         if not resumed:
             return False
@@ -299,9 +369,7 @@ def job_order_resume_after_issue(*, job_order: JobOrder, actor: str) -> bool:
             message=f"Failed steps of invoice {invoice.number} re-run from {label} (job {locked.job_id}).",
             data={"job": str(locked.job_id), "step": step},
         )
-        job_order_id = locked.pk
-        # robust: a lost hand-off is logged and left to the reconciler, as in step_advance
-        transaction.on_commit(lambda: STEP_TASKS[step].delay(job_order_id), robust=True)
+        _publish_on_commit(job_order_id=locked.pk, step=step, dispatch_id=dispatch_id)
     return True
 
 
@@ -341,6 +409,8 @@ def job_order_finish(*, job_order_id: int, status: str, message: str) -> bool:
         job_order.message = message[:4000]
         job_order.step = Step.DONE if status == JobOrder.Status.SUCCESS else job_order.step
         job_order.save(update_fields=["status", "message", "step", "updated_at"])
+        # AUTOMATIC runs remember failed orders (and forget them on success): see invoicing/attention.py
+        order_attention_record(job_order=job_order)
         counter = "success_count" if status == JobOrder.Status.SUCCESS else "failure_count"
         InvoiceJob.objects.filter(pk=job_order.job_id).update(**{counter: F(counter) + 1})
         job_done_if_complete(job_pk=job_order.job_id)
@@ -358,21 +428,101 @@ def job_order_finish(*, job_order_id: int, status: str, message: str) -> bool:
 
 
 # --- the reconciler ----------------------------------------------------------------------------
-def stuck_job_orders_redispatch(*, older_than: dt.timedelta | None = None, limit: int = 1000) -> int:
-    """Re-send the current step of orders that have not moved for a while (lost messages)."""
-    from jobs.tasks import STEP_TASKS
+# Any fixed 64-bit number shared by all reconcilers; PostgreSQL advisory locks are per database.
+RECONCILE_LOCK_KEY = 0x1A5F_0009
 
+
+def _reconcile_lock() -> bool:
+    """Take the reconciler's lock for the current transaction; False if another run holds it.
+
+    PostgreSQL: a transaction-level advisory lock, released at commit or rollback (PostgreSQL
+    manual, "Advisory Lock Functions"). SQLite (the embedded `make run`) has one beat and
+    serialises writers anyway: the transaction is enough.
+    """
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RECONCILE_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
+
+
+def orphaned_job_orders() -> Q:
+    """Pending orders whose current message is held by a worker that is gone.
+
+    - its heartbeat is older than WORKER_DEAD_AFTER (kill -9, OOM, a lost machine);
+    - it has started again since it took the message (same node name, e.g. a restarted container):
+      the new run does not know the old run's messages;
+    - it has no heartbeat row at all (shut down, or already found dead) and took the message
+      more than WORKER_DEAD_AFTER ago (a live worker writes its row at least that often).
+    """
+    dead_after = dt.timedelta(seconds=settings.WORKER_DEAD_AFTER)
+    beats = list(WorkerHeartbeat.objects.values_list("hostname", "started_at", "seen_at"))
+    stale_hosts = set(
+        WorkerHeartbeat.objects.filter(seen_at__lt=Now() - dead_after).values_list("hostname", flat=True)
+    )
+    orphaned = Q(held_by__in=stale_hosts) | (
+        Q(held_at__lt=Now() - dead_after) & ~Q(held_by="") & ~Q(held_by__in=[host for host, _, _ in beats])
+    )
+    for host, started_at, _ in beats:
+        orphaned |= Q(held_by=host, held_at__lt=started_at)
+    return Q(status=JobOrder.Status.PENDING) & orphaned
+
+
+def orphaned_job_orders_redispatch(*, limit: int = 1000) -> int:
+    """Re-send at once the steps held by dead workers; forget the dead workers' heartbeats."""
+    dead_after = dt.timedelta(seconds=settings.WORKER_DEAD_AFTER)
+    rows = list(
+        JobOrder.objects.filter(orphaned_job_orders())
+        .order_by("held_at")
+        .values_list("pk", "step", "dispatch_id", "held_by", "held_at")[:limit]
+    )
+    count = 0
+    for job_order_id, step, old_dispatch, holder, held_at in rows:
+        # compare-and-set: a worker that received the old message meanwhile (RabbitMQ
+        # redelivers a dead consumer's messages at once) holds it now and keeps it
+        count += _enqueue(
+            job_order_id=job_order_id,
+            step=step,
+            where=Q(dispatch_id=old_dispatch, held_by=holder, held_at=held_at),
+        )
+    WorkerHeartbeat.objects.filter(seen_at__lt=Now() - dead_after).delete()
+    if count:
+        logger.warning("re-dispatched %d order(s) held by dead workers", count)
+    return count
+
+
+def stuck_job_orders_redispatch(*, older_than: dt.timedelta | None = None, limit: int = 1000) -> int:
+    """Re-send the current step of orders that have not moved for a while (lost messages).
+
+    The net under the heartbeats: a message the broker lost, or that no worker recorded
+    receiving. Safe for a step that is running: a step moves step_started_at when it starts,
+    and it cannot run longer than CELERY_TASK_TIME_LIMIT, nor wait for its retry longer than
+    INVOICE_RETRY_MAX_DELAY, both below INVOICE_STUCK_AFTER; the old message becomes stale.
+    """
     cutoff = timezone.now() - (older_than or dt.timedelta(seconds=settings.INVOICE_STUCK_AFTER))
     stuck = list(
         JobOrder.objects.filter(status=JobOrder.Status.PENDING, step_started_at__lt=cutoff)
         .order_by("step_started_at")
-        .values_list("pk", "step")[:limit]
+        .values_list("pk", "step", "dispatch_id")[:limit]
     )
-    for job_order_id, step in stuck:
-        JobOrder.objects.filter(pk=job_order_id, status=JobOrder.Status.PENDING, step=step).update(
-            step_started_at=timezone.now()
+    count = 0
+    for job_order_id, step, old_dispatch in stuck:
+        same_message = Q(dispatch_id=old_dispatch) if old_dispatch else Q(dispatch_id__isnull=True)
+        count += _enqueue(
+            job_order_id=job_order_id, step=step, where=Q(step_started_at__lt=cutoff) & same_message
         )
-        STEP_TASKS[step].delay(job_order_id)
-    if stuck:
-        logger.warning("re-dispatched %d stuck order(s)", len(stuck))
-    return len(stuck)
+    if count:
+        logger.warning("re-dispatched %d stuck order(s)", count)
+    return count
+
+
+def job_orders_reconcile() -> int | None:
+    """One reconciler run: dead workers' orders at once, then lost messages. Publishes on commit.
+
+    None: another run holds the lock (two beats by mistake, or a slow run), so this one skips.
+    """
+    with transaction.atomic():
+        if not _reconcile_lock():
+            logger.info("reconciler: another run holds the lock; skipped")
+            return None
+        return orphaned_job_orders_redispatch() + stuck_job_orders_redispatch()

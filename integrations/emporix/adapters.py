@@ -39,6 +39,7 @@ from integrations.ports import (
     PermanentError,
     Seller,
     TransientError,
+    order_fingerprint,
 )
 from invoicing.models import Tenant
 from invoicing.money import to_decimal
@@ -131,6 +132,9 @@ class EmporixOrderSource:
             order_ids=tuple(str(o["id"]) for o in orders),
             cursor=next_cursor,
             total=int(total) if total and total.isdigit() else None,
+            # the caller leaves out orders waiting after a failure by these (in memory: `q`
+            # cannot ask for them)
+            fingerprints={str(o["id"]): order_fingerprint(o) for o in orders},
         )
 
     def mark_invoiced(self, order_id: str, *, invoice_number: str, document_url: str) -> None:

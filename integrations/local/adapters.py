@@ -7,15 +7,21 @@ import os
 import uuid
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import JSONObject
+from django.utils import timezone
 
 from integrations.mapper import sales_order_to_order
 from integrations.models import Configuration, GatewayCapture, GatewayTransaction, NumberSeries, StoredOrder
 from integrations.ports import (
     DELIVERY_TIME_MIXIN,
+    FINGERPRINT_PATHS,
     Address,
     CaptureResult,
     CaptureStatus,
@@ -26,10 +32,22 @@ from integrations.ports import (
     PermanentError,
     Seller,
 )
+from invoicing.attention import order_attention_waiting_exists
 from invoicing.models import Tenant
 from invoicing.numbering import builtin_placeholders, format_number, next_counter
 
 INVOICE_SERIES = "invoiceNoSequence"
+
+
+def stored_order_fingerprint() -> JSONObject:
+    """order_fingerprint() of StoredOrder.document, computed by the database (jsonb on PostgreSQL)."""
+    parts: dict[str, Any] = {}
+    for name, path in FINGERPRINT_PATHS.items():
+        value: Any = "document"
+        for key in path:
+            value = KeyTransform(key, value)
+        parts[name] = value
+    return JSONObject(**parts)
 
 
 class LocalOrderSource:
@@ -52,9 +70,18 @@ class LocalOrderSource:
             # a date counts from the start of that day in the tenant's time zone
             last_day = query.delivered_by.astimezone(ZoneInfo(query.time_zone)).date()
             matching = matching.filter(delivery_window_date__lte=last_day)
-        rows = list(matching.order_by("pk").values_list("pk", "order_id")[:page_size])
+        # An anti-join on the (tenant, order_id) unique index: orders that failed in an earlier
+        # run and wait (invoicing.attention) take no place in the page.
+        matching = matching.annotate(fingerprint=stored_order_fingerprint()).exclude(
+            order_attention_waiting_exists(fingerprint=OuterRef("fingerprint"), now=timezone.now())
+        )
+        rows = list(matching.order_by("pk").values_list("pk", "order_id", "fingerprint")[:page_size])
         next_cursor: dict[str, object] | None = {"after_id": rows[-1][0]} if len(rows) == page_size else None
-        return OrderPage(order_ids=tuple(order_id for _, order_id in rows), cursor=next_cursor)
+        return OrderPage(
+            order_ids=tuple(order_id for _, order_id, _ in rows),
+            cursor=next_cursor,
+            fingerprints={order_id: fingerprint for _, order_id, fingerprint in rows},
+        )
 
     def get_order(self, order_id: str) -> Order:
         stored = StoredOrder.objects.filter(tenant=self.tenant, order_id=order_id).first()

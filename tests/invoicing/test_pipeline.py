@@ -11,6 +11,7 @@ from django.core import mail
 from integrations.local.adapters import LocalPaymentGateway
 from integrations.models import GatewayCapture, NumberSeries, StoredOrder
 from integrations.ports import CaptureStatus, TransientError
+from integrations.services import stored_order_upsert
 from invoicing.models import EmailDelivery, Invoice, InvoiceEvent, PaymentCapture
 from jobs.models import InvoiceJob, JobOrder
 from jobs.services import job_create_manual
@@ -153,17 +154,26 @@ def test_capture_declined_fails_the_order_and_burns_no_number(tenant):
     assert InvoiceEvent.objects.filter(type="capture_declined").exists()
 
 
-def test_capture_retry_job_after_decline_captures_with_a_new_key(tenant):
+def test_capture_retry_after_decline_needs_a_new_authorisation_and_then_captures_with_a_new_key(tenant):
     factories.orders_store(tenant, factories.CARD_ORDER)
     factories.gateway_decline(tenant, factories.CARD_ORDER, "Insufficient funds")
     drive(job_for(tenant, factories.CARD_ORDER))
-    factories.gateway_decline(tenant, factories.CARD_ORDER, "")  # the customer topped up
+    factories.gateway_decline(tenant, factories.CARD_ORDER, "")
 
+    # the same authorisation: the key is the same, the gateway is not asked again (no pile-up)
+    same = drive(job_for(tenant, factories.CARD_ORDER))
+    assert result(same, factories.CARD_ORDER).status == "FAILURE"
+    assert GatewayCapture.objects.count() == 1
+
+    # the shop obtains a new authorisation (a new transaction): a new key, and the capture goes through
+    document = factories.demo_order(factories.CARD_ORDER)
+    document["payments"][0]["transactionId"] = f"{tenant.code}-reauthorised"
+    stored_order_upsert(tenant=tenant, order_id=factories.CARD_ORDER, document=document)
     retry = drive(job_for(tenant, factories.CARD_ORDER))
 
     assert result(retry, factories.CARD_ORDER).status == "SUCCESS"
     capture = PaymentCapture.objects.get(order_id=factories.CARD_ORDER)
-    assert capture.attempt == 2 and capture.idempotency_key.endswith(":2")
+    assert capture.attempt >= 2 and capture.transaction_id == f"{tenant.code}-reauthorised"
     assert GatewayCapture.objects.filter(successful=True).count() == 1
 
 
@@ -365,7 +375,7 @@ def test_failed_orders_do_not_consume_numbers_gapless_series(tenant):
     assert (job.success_count, job.failure_count, job.status) == (2, 2, "DONE")
 
 
-def test_reconciler_redispatches_orders_whose_step_stopped_moving(tenant):
+def test_reconciler_redispatches_orders_whose_step_stopped_moving(tenant, django_capture_on_commit_callbacks):
     import datetime as dt
 
     from django.utils import timezone
@@ -379,7 +389,8 @@ def test_reconciler_redispatches_orders_whose_step_stopped_moving(tenant):
         step="capture", step_started_at=timezone.now() - dt.timedelta(hours=1)
     )
     sent = []
-    with mock.patch.dict(STEP_TASKS, {"capture": mock.Mock(delay=sent.append)}):
+    capture = mock.Mock(apply_async=lambda args, task_id: sent.append(args[0]))
+    with mock.patch.dict(STEP_TASKS, {"capture": capture}), django_capture_on_commit_callbacks(execute=True):
         count = stuck_job_orders_redispatch(older_than=dt.timedelta(minutes=10))
 
     assert count == 1 and sent == [stuck.pk]  # the fresh one is left alone
@@ -406,15 +417,18 @@ def test_sender_address_falls_back_to_the_tenant(tenant):
     assert mail.outbox[0].from_email == "billing@acme.example"
 
 
-def test_start_job_repeated_sends_only_orders_that_never_started(tenant):
+def test_start_job_repeated_sends_only_orders_that_never_started(tenant, django_capture_on_commit_callbacks):
     from jobs.services import job_start
 
     factories.orders_store(tenant, factories.INVOICE_ORDER, "DEMO-1003")
     job = job_for(tenant, factories.INVOICE_ORDER, "DEMO-1003")
     STEP_TASKS["validate"].apply(args=[result(job, factories.INVOICE_ORDER).pk])  # now at recalculate
     sent = []
-    spies = {step: mock.Mock(delay=lambda pk, step=step: sent.append((step, pk))) for step in STEP_TASKS}
-    with mock.patch.dict(STEP_TASKS, spies):
+    spies = {
+        step: mock.Mock(apply_async=lambda args, task_id, step=step: sent.append((step, args[0])))
+        for step in STEP_TASKS
+    }
+    with mock.patch.dict(STEP_TASKS, spies), django_capture_on_commit_callbacks(execute=True):
         job_start(job_id=job.pk)  # a redelivered start_job
 
     assert sent == [("validate", result(job, "DEMO-1003").pk)]  # the started one is left alone
