@@ -99,17 +99,17 @@ def order_attention_record(
     re-run in place, never searched again). `transient`: how it failed, when the caller knows;
     otherwise told from the step's attempts. Returns the row written, if any.
     """
-    tenant_id = InvoiceJob.objects.values_list("tenant_id", flat=True).get(pk=job_order.job_id)
-    pick = AutomaticOrderPick.objects.filter(job_order_id=job_order.pk).first()
+    # one read of the job; picks exist only for AUTOMATIC jobs, so a MANUAL order (the hot path
+    # of every finished order) costs this read and, on success, one DELETE
+    tenant_id, job_type = InvoiceJob.objects.values_list("tenant_id", "job_type").get(pk=job_order.job_id)
+    automatic = job_type == InvoiceJob.Type.AUTOMATIC
+    pick = AutomaticOrderPick.objects.filter(job_order_id=job_order.pk).first() if automatic else None
     if pick is not None:
         pick.delete()
     if job_order.status == JobOrder.Status.SUCCESS:
         OrderAttention.objects.filter(tenant_id=tenant_id, order_id=job_order.order_id).delete()
         return None
-    if job_order.status != JobOrder.Status.FAILURE:
-        return None
-    job_type = InvoiceJob.objects.values_list("job_type", flat=True).get(pk=job_order.job_id)
-    if job_type != InvoiceJob.Type.AUTOMATIC:
+    if job_order.status != JobOrder.Status.FAILURE or not automatic:
         return None
     if (
         job_order.invoice_id

@@ -20,7 +20,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from invoicing import services as steps
-from invoicing.attention import order_attention_record
+from invoicing.attention import order_attention_clear, order_attention_record
 from invoicing.models import Invoice, Tenant
 from jobs.models import InvoiceJob, JobOrder, WorkerHeartbeat
 
@@ -118,8 +118,6 @@ def job_retry_failed(*, job: InvoiceJob, actor: str) -> InvoiceJob | None:
     )
     if not failed:
         return None
-    from invoicing.attention import order_attention_clear
-
     with transaction.atomic():
         # an operator's retry ends the orders' wait: later AUTOMATIC runs take them again too
         order_attention_clear(tenant=job.tenant, order_ids=failed)
