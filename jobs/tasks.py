@@ -35,16 +35,20 @@ STEP_LABELS = dict(JobOrder.Step.choices)
 
 def _run_step(task: Task, job_order_id: int, step: str) -> str:
     label = STEP_LABELS.get(step, step)
-    try:
-        outcome = services.step_run(job_order_id=job_order_id, step=step, **_message_of(task))
-    except PermanentError as exc:
-        reason = exc.message
+
+    def fail(reason: str) -> str:
+        # failing the order is a write too: a lost connection re-queues the task (jobs.retrying)
         give_up_or_retry_later(
             task,
             lambda: services.step_give_up(job_order_id=job_order_id, step=step, reason=reason),
             what=f"failing job order {job_order_id}",
         )
         return "failed"
+
+    try:
+        outcome = services.step_run(job_order_id=job_order_id, step=step, **_message_of(task))
+    except PermanentError as exc:
+        return fail(exc.message)
     except EmailSentUnrecorded as exc:
         # The mail left but the database would not record it: hand the fact to a task that
         # writes it, never sending again, and then moves the order on (invoicing.tasks).
@@ -65,22 +69,12 @@ def _run_step(task: Task, job_order_id: int, step: str) -> str:
     except TIME_LIMIT:
         # One attempt, then a permanent failure: see jobs.retrying.
         logger.warning("step %s of job order %s exceeded its soft time limit", step, job_order_id)
-        timed_out = f"{label} {time_limit_text(task)}"
-        give_up_or_retry_later(
-            task,
-            lambda: services.step_give_up(job_order_id=job_order_id, step=step, reason=timed_out),
-            what=f"failing job order {job_order_id}",
-        )
-        return "failed"
+        return fail(f"{label} {time_limit_text(task)}")
     except Exception as exc:  # a bug or bad data (integrity errors too): retrying would not help
         logger.exception("step %s of job order %s failed unexpectedly", step, job_order_id)
-        internal = f"{label} failed: internal error ({type(exc).__name__}); the operators can see the details in the logs."
-        give_up_or_retry_later(
-            task,
-            lambda: services.step_give_up(job_order_id=job_order_id, step=step, reason=internal),
-            what=f"failing job order {job_order_id}",
+        return fail(
+            f"{label} failed: internal error ({type(exc).__name__}); the operators can see the details in the logs."
         )
-        return "failed"
     return outcome.note if outcome.ran else (outcome.note or "skipped")
 
 

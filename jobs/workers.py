@@ -41,7 +41,7 @@ def worker_heartbeat_write(*, hostname: str, starting: bool = False) -> None:
     if WorkerHeartbeat.objects.filter(hostname=hostname).update(**fields):
         return
     # no row yet, or the reconciler found this worker dead and removed it (it was too slow to
-    # write): a row is created again; started_at stays as it was taken in that case
+    # write): a new row, as for a new run, since its held steps have been re-sent meanwhile
     try:
         WorkerHeartbeat.objects.create(hostname=hostname, started_at=Now(), seen_at=Now())
     except IntegrityError:  # a concurrent write created it
