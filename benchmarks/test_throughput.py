@@ -23,7 +23,7 @@ from invoicing.pdf import render_invoice_pdf
 from invoicing.recalculation import recalculate
 from jobs.services import job_create_manual
 from tests import factories
-from tests.conftest import wait_for_job
+from tests.workers import wait_for_job
 from tests.invoicing.test_numbering import allocate
 
 

@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from invoicing.views import health, invoice_download
+from config.health import health
+from invoicing.views import invoice_download
 from jobs.api.docs import OfflineRedocView
 from jobs.api.oauth import EmporixTokenView
 from jobs.api.views import (
@@ -37,7 +38,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler400 = "jobs.api.errors.handler400"
-handler403 = "jobs.api.errors.handler403"
-handler404 = "jobs.api.errors.handler404"
-handler500 = "jobs.api.errors.handler500"
+handler400 = "core.http_errors.handler400"
+handler403 = "core.http_errors.handler403"
+handler404 = "core.http_errors.handler404"
+handler500 = "core.http_errors.handler500"

@@ -34,18 +34,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
-from config.limits import json_problems
-from integrations.ports import (
-    Address,
-    Charge,
-    Customer,
-    Order,
-    OrderLine,
-    Payment,
-    PermanentError,
-    TaxTotal,
-)
-from invoicing.money import NO_MINOR_UNIT, is_invoice_currency, minor_unit, to_decimal
+from core.errors import PermanentError
+from core.limits import json_problems
+from core.money import NO_MINOR_UNIT, is_invoice_currency, minor_unit, to_decimal
+from integrations.ports import Address, Charge, Customer, Order, OrderLine, Payment, TaxTotal
 
 ZERO = Decimal(0)
 HALF = Decimal("0.5")

@@ -10,7 +10,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from invoicing.models import Tenant
+from tenants.models import Tenant
 
 
 class StoredOrder(models.Model):

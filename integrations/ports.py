@@ -8,31 +8,10 @@ backend without the pipeline changing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
-
-
-# --- errors every adapter raises ---------------------------------------------------------------
-class IntegrationError(Exception):
-    """Base class. `message` is safe to show to an API client or an operator."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class TransientError(IntegrationError):
-    """A fault that may go away: 5xx, timeout, lost connection. The step is retried with backoff."""
-
-
-class PermanentError(IntegrationError):
-    """A fault that retrying cannot fix (4xx, invalid data, declined). The order fails at once."""
-
-
-class NotFound(PermanentError):
-    pass
 
 
 # --- the order as the pipeline sees it ---------------------------------------------------------
@@ -196,6 +175,12 @@ class OrderQuery:
     delivered_by: dt.datetime  # delivery date at or before this moment (now - threshold)
     delivery_field: str  # DELIVERY_WINDOW_DATE or DELIVERY_TIME_MIXIN
     time_zone: str  # a date-only delivery date counts from the start of that day here
+    # Orders the caller holds back (AUTOMATIC runs: those waiting in jobs.attention), as a
+    # callable (fingerprint=<the outer order's fingerprint expression>, now=...) -> an SQL
+    # condition. A store that can filter in SQL (the local one) leaves them out of its pages;
+    # the others ignore it and the caller checks their pages itself. Given by the layer above,
+    # so this one need not know who holds an order back.
+    held_back: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
 
 # What "the order changed" means to an AUTOMATIC run that remembers a failed order: these parts
@@ -241,8 +226,8 @@ class OrderSource(Protocol):
     ) -> OrderPage:
         """One page of orders matching the query and not invoiced, in a stable order.
 
-        With the fingerprint of each order. A source may leave out orders that wait in
-        OrderAttention (the local store does, in its query); the caller checks the rest.
+        With the fingerprint of each order. A source may leave out the orders
+        `query.held_back` names (the local store does, in its query); the caller checks the rest.
         """
         ...
 

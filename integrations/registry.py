@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.errors import PermanentError
 from integrations.local.adapters import (
     LocalConfiguration,
     LocalNumberSequence,
@@ -9,8 +10,8 @@ from integrations.local.adapters import (
     LocalPaymentGateway,
     LocalSellerSettings,
 )
-from integrations.ports import Backends, PermanentError
-from invoicing.models import Tenant
+from integrations.ports import Backends
+from tenants.models import Tenant
 
 
 def backends_for(tenant: Tenant) -> Backends:

@@ -45,8 +45,8 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from core.money import currency_exponent
 from invoicing.documents import ROW_KINDS, InvoiceDocument, InvoiceRow
-from invoicing.money import currency_exponent
 
 log = logging.getLogger(__name__)
 

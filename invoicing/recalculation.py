@@ -46,9 +46,10 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from integrations.ports import Order, PermanentError, Seller
+from core.errors import PermanentError
+from core.money import minor_unit, round_money
+from integrations.ports import Order, Seller
 from invoicing.documents import InvoiceDocument, InvoiceRow, TaxBreakdownLine
-from invoicing.money import minor_unit, round_money
 
 ZERO = Decimal(0)
 PER_LINE = "per line"

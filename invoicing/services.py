@@ -1,7 +1,8 @@
 """The pipeline steps as services: validate, recalculate, capture, issue, render, email, write back.
 
-Each step takes a JobOrder, reads the persisted state first and skips work already done, so a
-redelivered task (worker killed, broker redelivery, reconciler) is harmless. Network I/O never
+Each step takes the order in the pipeline (`PipelineOrder`; jobs.JobOrder is one), reads the
+persisted state first and skips work already done, so a redelivered task (worker killed, broker
+redelivery, reconciler) is harmless. Network I/O never
 happens while a row lock is held, except where a comment says why it is safe.
 
 Steps raise `integrations.ports.PermanentError` (the order fails with its message) or
@@ -13,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -23,14 +26,16 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from integrations.ports import Backends, Order, Payment, PermanentError, TransientError
+from core.errors import PermanentError, TransientError
+from core.money import round_money
+from core.retrying import best_effort, persist
+from integrations.ports import Backends, Order, Payment
 from integrations.registry import backends_for
+from invoicing import signals
 from invoicing.documents import from_json, to_json
 from invoicing.models import EmailDelivery, Invoice, InvoiceEvent, InvoiceLine, InvoiceTaxLine, PaymentCapture
-from invoicing.money import round_money
 from invoicing.recalculation import recalculate
-from jobs.models import JobOrder
-from jobs.retrying import best_effort, persist
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +59,7 @@ def event_record(
 
     Inside a transaction the event commits or rolls back with the change it records. On its
     own it is bookkeeping, written best effort: a failure (a lost connection) is logged and
-    does not fail, or retry, the work that has already been done (jobs.retrying.best_effort).
+    does not fail, or retry, the work that has already been done (core.retrying.best_effort).
     """
 
     def write() -> InvoiceEvent:
@@ -74,25 +79,46 @@ def event_record(
     return best_effort(write, what=f"event {type}")
 
 
-def _backends(job_order: JobOrder) -> Backends:
-    return backends_for(job_order.job.tenant)
+class PipelineOrder(Protocol):
+    """The order a step works on, as the pipeline hands it over (jobs.JobOrder is one).
+
+    Declared here, by the steps, so that they need nothing of the pipeline's own model.
+    """
+
+    @property
+    def pk(self) -> Any: ...  # names the order in the audit trail
+
+    @property
+    def order_id(self) -> str: ...
+
+    @property
+    def invoice_id(self) -> int | None: ...  # set by validation (invoice_claim's `take`)
+
+    @property
+    def tenant(self) -> Tenant: ...
 
 
-def invoice_of(job_order: JobOrder) -> Invoice:
+def _backends(job_order: PipelineOrder) -> Backends:
+    return backends_for(job_order.tenant)
+
+
+def invoice_of(job_order: PipelineOrder) -> Invoice:
     if job_order.invoice_id is None:
         raise PermanentError("Internal state error: the order has no invoice draft; validation did not run.")
     return Invoice.objects.get(pk=job_order.invoice_id)
 
 
 # --- 1. validation ------------------------------------------------------------------------------
-def invoice_claim(*, job_order: JobOrder) -> str:
+def invoice_claim(*, job_order: PipelineOrder, take: Callable[[Invoice], None]) -> str:
     """Make sure the order has no invoice yet and take it for this job (as a DRAFT invoice).
 
     The draft is the claim: UNIQUE(tenant, order_id) means two jobs cannot both hold one.
     A draft left by a finished (failed) job is taken over, with whatever it got done (a
-    captured payment stays captured and is not charged again).
+    captured payment stays captured and is not charged again). `take(invoice)` runs inside the
+    claim's transaction with the invoice row locked: the pipeline checks there that no other
+    unfinished job holds the draft (raising PermanentError if one does) and records its hold.
     """
-    tenant = job_order.job.tenant
+    tenant = job_order.tenant
     order = _backends(job_order).orders.get_order(job_order.order_id)  # I/O before any lock
     for _attempt in range(2):
         try:
@@ -109,24 +135,11 @@ def invoice_claim(*, job_order: JobOrder) -> str:
                         f"Order {order.order_id} is already invoiced: invoice {order.existing_invoice_number} "
                         "(per the order). No new invoice was created."
                     )
-                if invoice is not None:
-                    holder = (
-                        JobOrder.objects.filter(invoice=invoice, status=JobOrder.Status.PENDING)
-                        .exclude(pk=job_order.pk)
-                        .select_related("job")
-                        .first()
-                    )
-                    if holder is not None:
-                        raise PermanentError(
-                            f"Order {order.order_id} is being invoiced by job {holder.job_id}; "
-                            "no second invoice was started."
-                        )
-                else:
+                if invoice is None:
                     invoice = Invoice.objects.create(
                         tenant=tenant, order_id=order.order_id, currency=order.currency
                     )
-                JobOrder.objects.filter(pk=job_order.pk).update(invoice=invoice)
-                job_order.invoice = invoice
+                take(invoice)
             return "validated"
         except IntegrityError:
             # Another job created the draft between our read and insert: read again, it now exists.
@@ -148,7 +161,7 @@ def capture_target(order: Order) -> Payment | None:
     return None
 
 
-def invoice_recalculate(*, job_order: JobOrder) -> str:
+def invoice_recalculate(*, job_order: PipelineOrder) -> str:
     invoice = invoice_of(job_order)
     if invoice.status == Invoice.Status.ISSUED:
         return "already issued"
@@ -260,7 +273,7 @@ def _amount_text(amount: Decimal) -> str:
 
 
 # --- 3. payment capture -----------------------------------------------------------------------------
-def payment_capture(*, job_order: JobOrder) -> str:
+def payment_capture(*, job_order: PipelineOrder) -> str:
     invoice = invoice_of(job_order)
     capture = PaymentCapture.objects.get(tenant=invoice.tenant, order_id=invoice.order_id)
     if capture.status == PaymentCapture.Status.NOT_REQUIRED:
@@ -331,7 +344,7 @@ def _capture_done(capture: PaymentCapture, capture_id: str, message: str) -> Non
 
 
 # --- 4. invoice number ------------------------------------------------------------------------------
-def invoice_issue(*, job_order: JobOrder) -> str:
+def invoice_issue(*, job_order: PipelineOrder) -> str:
     """Allocate the number and issue the invoice in one short transaction.
 
     The local series' row lock is held only for this transaction, which does no network I/O,
@@ -398,7 +411,7 @@ def invoice_issue(*, job_order: JobOrder) -> str:
 
 
 # --- 5. PDF ---------------------------------------------------------------------------------------------
-def invoice_render(*, job_order: JobOrder) -> str:
+def invoice_render(*, job_order: PipelineOrder) -> str:
     from invoicing.pdf import render_invoice_pdf  # ReportLab is loaded only where PDFs are made
 
     invoice = invoice_of(job_order)
@@ -437,7 +450,7 @@ def invoice_email_message(invoice: Invoice, *, to: str = "") -> EmailMessage:
     return message
 
 
-def invoice_email(*, job_order: JobOrder) -> str:
+def invoice_email(*, job_order: PipelineOrder) -> str:
     """The pipeline's email step: the invoice's first delivery."""
     invoice = invoice_of(job_order)
     if not invoice.customer_email:
@@ -482,19 +495,8 @@ def email_delivery_record_sent(*, delivery_id: int, message_id: str, sent_at: dt
     )
 
 
-def job_order_messages_refresh(*, invoice: Invoice) -> int:
-    """Rebuild the message of the invoice's finished orders after a delivery changed.
-
-    A successful order's message is `invoice_summary`, which names the email's outcome; after a
-    resend it must say the invoice was emailed, not that the first email FAILED.
-    """
-    return JobOrder.objects.filter(invoice=invoice, status=JobOrder.Status.SUCCESS).update(
-        message=invoice_summary(invoice)[:4000], updated_at=timezone.now()
-    )
-
-
 def email_delivery_sent(*, delivery_id: int, job_order_id: int | None = None, actor: str = "system") -> None:
-    """After the SENT record: the audit event and, for a resend, the order's message.
+    """After the SENT record: the audit event, and the signal that tells the layers above.
 
     Both are bookkeeping (best effort): the mail has left and its record is written.
     """
@@ -509,8 +511,11 @@ def email_delivery_sent(*, delivery_id: int, job_order_id: int | None = None, ac
         actor=actor,
         message=f"{delivery.kind} to {delivery.recipient}",
     )
-    if delivery.kind != "invoice":  # the pipeline's own email is summarised when its order finishes
-        best_effort(lambda: job_order_messages_refresh(invoice=invoice), what="the order message")
+    # e.g. the orders of a resent invoice say it was emailed now (jobs.receivers)
+    best_effort(
+        lambda: signals.email_delivery_sent.send(sender=EmailDelivery, delivery=delivery),
+        what="the email's followers",
+    )
 
 
 def email_delivery_send(
@@ -523,7 +528,7 @@ def email_delivery_send(
     email the customer twice, so it is marked failed for a person to check.
 
     Once the mail server has accepted the mail, the SENT record is written with retries and a
-    fresh connection (jobs.retrying.persist), so a dropped connection does not leave the row
+    fresh connection (core.retrying.persist), so a dropped connection does not leave the row
     SENDING for the next run to call "unknown". If the database stays away, EmailSentUnrecorded
     carries the fact to a task that records it later and never sends again.
     """
@@ -609,7 +614,7 @@ def invoice_email_resend(*, invoice: Invoice, actor: str, recipient: str = "") -
     return delivery
 
 
-def email_give_up(*, job_order: JobOrder, reason: str) -> str:
+def email_give_up(*, job_order: PipelineOrder, reason: str) -> str:
     """Retries ran out: the invoice stands, the email is recorded as failed."""
     invoice = invoice_of(job_order)
     EmailDelivery.objects.filter(invoice=invoice, kind="invoice").exclude(
@@ -619,7 +624,7 @@ def email_give_up(*, job_order: JobOrder, reason: str) -> str:
 
 
 # --- 7. write back -------------------------------------------------------------------------------------
-def invoice_write_back(*, job_order: JobOrder, document_url: str) -> str:
+def invoice_write_back(*, job_order: PipelineOrder, document_url: str) -> str:
     invoice = invoice_of(job_order)
     _backends(job_order).orders.mark_invoiced(
         invoice.order_id, invoice_number=invoice.number or "", document_url=document_url

@@ -8,15 +8,15 @@ import logging
 from celery import Task, shared_task
 from django.db import DatabaseError
 
+from core.retrying import TRANSIENT, best_effort, persist, retry_later, retry_or_give_up
+from invoicing import signals
 from invoicing.models import EmailDelivery
 from invoicing.services import (
     EmailSentUnrecorded,
     email_delivery_record_sent,
     email_delivery_send,
     email_delivery_sent,
-    job_order_messages_refresh,
 )
-from jobs.retrying import TRANSIENT, best_effort, persist, retry_later, retry_or_give_up
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +58,9 @@ def record_email_sent(
     self: Task, delivery_id: int, message_id: str, sent_at: str, job_order_id: int | None = None
 ) -> str:
     """Record a delivery the mail server accepted as SENT (retried until the database is back),
-    then move its order on: the pipeline's email step, run again, finds the delivery SENT and
-    advances without sending; a finished order's message is rebuilt to say it was emailed."""
-    from jobs import services as jobs_services
-    from jobs.models import JobOrder
-
+    then tell the pipeline (signals.email_sent_recorded_late): its email step, run again, finds
+    the delivery SENT and advances without sending; a finished order's message is rebuilt to
+    say it was emailed."""
     try:
         changed = persist(
             lambda: email_delivery_record_sent(
@@ -80,10 +78,10 @@ def record_email_sent(
             what="the email's event",
         )
     try:
-        if job_order_id is not None:
-            jobs_services.step_run(job_order_id=job_order_id, step=JobOrder.Step.EMAIL)
         delivery = EmailDelivery.objects.select_related("invoice").get(pk=delivery_id)
+        signals.email_sent_recorded_late.send(
+            sender=EmailDelivery, delivery=delivery, job_order_id=job_order_id
+        )
     except TRANSIENT as exc:  # the retry finds the delivery SENT and only does this part
         raise retry_later(self, exc) from exc
-    best_effort(lambda: job_order_messages_refresh(invoice=delivery.invoice), what="the order message")
     return f"recorded email delivery {delivery_id} as sent"

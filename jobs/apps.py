@@ -11,8 +11,11 @@ class JobsConfig(AppConfig):
         # weak=False: the receivers are local functions, which a weak reference would lose.
         from django.db.models.signals import post_delete, post_save
 
-        from invoicing.models import Tenant
-        from jobs import schedules
+        from jobs import (
+            receivers,  # noqa: F401  (connects what jobs does on invoicing's signals)
+            schedules,
+        )
+        from tenants.models import Tenant
 
         def tenant_saved(sender: type, instance: Tenant, **kwargs: object) -> None:
             schedules.automatic_schedule_ensure(instance)

@@ -32,10 +32,11 @@ from django.utils import timezone
 from integrations.ports import OrderQuery
 from integrations.registry import backends_for
 from invoicing import services as steps
-from invoicing.attention import automatic_picks_record, order_attention_waiting
-from invoicing.models import Invoice, Tenant
+from invoicing.models import Invoice
+from jobs.attention import automatic_picks_record, order_attention_waiting, order_attention_waiting_exists
 from jobs.models import InvoiceJob, JobOrder
 from jobs.services import job_done_if_complete
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -122,12 +123,14 @@ def order_query_for(tenant: Tenant, invoice_settings: InvoiceSettings, *, now: d
         delivered_by=now - dt.timedelta(hours=invoice_settings.threshold_hours),
         delivery_field=tenant.delivery_date_source,
         time_zone=tenant.time_zone or "UTC",
+        held_back=order_attention_waiting_exists,
     )
 
 
 def _query_to_json(query: OrderQuery) -> dict[str, Any]:
     data = dataclasses.asdict(query)
     data["delivered_by"] = query.delivered_by.isoformat()
+    del data["held_back"]  # code, not data: given again when the query is read back
     return data
 
 
@@ -138,6 +141,7 @@ def _query_from_json(data: dict[str, Any]) -> OrderQuery:
         delivered_by=dt.datetime.fromisoformat(data["delivered_by"]),
         delivery_field=data["delivery_field"],
         time_zone=data["time_zone"],
+        held_back=order_attention_waiting_exists,
     )
 
 

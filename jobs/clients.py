@@ -9,9 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
-from invoicing.models import Tenant
 from jobs.api.hashers import client_secret_hash
 from jobs.models import ApiClient
+from tenants.models import Tenant
 
 ALL_SCOPES = (settings.SCOPE_INVOICE_MANAGE, settings.SCOPE_INVOICE_READ, settings.SCOPE_ORDER_MANAGE)
 

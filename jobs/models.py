@@ -8,7 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from invoicing.models import Invoice, Tenant
+from invoicing.models import Invoice
+from tenants.models import Tenant
 
 
 class InvoiceJob(models.Model):
@@ -119,6 +120,11 @@ class JobOrder(models.Model):
     def __str__(self) -> str:
         return f"{self.order_id} ({self.status})"
 
+    @property
+    def tenant(self) -> Tenant:
+        """The job's tenant (what the invoicing steps ask of an order: invoicing.services.PipelineOrder)."""
+        return self.job.tenant
+
 
 class WorkerHeartbeat(models.Model):
     """A running Celery worker (its node name), written every WORKER_HEARTBEAT_INTERVAL seconds.
@@ -177,3 +183,73 @@ class TokenFailureCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.failures}"
+
+
+class OrderAttention(models.Model):
+    """An order that failed in an AUTOMATIC run, and when (or whether) a run may take it again.
+
+    - PERMANENT (a decline, invalid data): not taken again while the order is unchanged, i.e.
+      while its fingerprint (version, status, extended status, totals, payments) is the one
+      recorded at the failure, until an operator retries it.
+    - TRANSIENT (retries ran out): taken again after `next_attempt_after`, the delay doubling
+      with every failed run; after INVOICE_AUTOMATIC_MAX_ATTEMPTS runs it waits like a
+      permanent one. `next_attempt_after` is NULL exactly when the order waits for a change or
+      an operator: it "needs attention".
+
+    A successful invoice clears the row; so do "Retry now" and "Retry the failed orders".
+    """
+
+    class Kind(models.TextChoices):
+        PERMANENT = "PERMANENT", "Permanent"
+        TRANSIENT = "TRANSIENT", "Temporary (retries ran out)"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="order_attentions")
+    order_id = models.CharField(max_length=255)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    reason = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=1, help_text="AUTOMATIC runs in a row it failed in")
+    next_attempt_after = models.DateTimeField(
+        null=True, blank=True, help_text="empty: waits until the order changes or an operator retries it"
+    )
+    # the order's fingerprint as the failing run found it (integrations.ports.order_fingerprint);
+    # NULL: unknown, which never counts as unchanged
+    order_fingerprint = models.JSONField(null=True, blank=True)
+    last_job_order = models.ForeignKey(
+        JobOrder, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        # the table keeps the name it had in invoicing (migration jobs 0009)
+        db_table = "invoicing_orderattention"
+        ordering = ["-updated_at", "-id"]
+        verbose_name = "order needing attention"
+        verbose_name_plural = "orders needing attention"
+        constraints = [models.UniqueConstraint(fields=["tenant", "order_id"], name="one_attention_per_order")]
+        indexes = [models.Index(fields=["tenant", "-updated_at"], name="attention_tenant_updated_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.kind}"
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.next_attempt_after is None
+
+
+class AutomaticOrderPick(models.Model):
+    """The fingerprint of an order as the AUTOMATIC search found it, while its job order runs.
+
+    Written with the job order (same transaction), read and removed when the order finishes:
+    a failure records it on OrderAttention, so "unchanged" means unchanged since that run saw
+    the order, without reading the order again (an HTTP call for Emporix) when it fails.
+    """
+
+    job_order = models.OneToOneField(JobOrder, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    fingerprint = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        db_table = "invoicing_automaticorderpick"  # its name in invoicing (migration jobs 0009)
+
+    def __str__(self) -> str:
+        return f"job order {self.job_order_id}"

@@ -16,7 +16,7 @@ from django.contrib.auth.models import Group, Permission
 
 OPERATORS = "Operators"
 ADMINISTRATORS = "Administrators"
-CONSOLE_APPS = ("invoicing", "integrations", "jobs", "django_celery_beat", "oauth2_provider")
+CONSOLE_APPS = ("tenants", "invoicing", "integrations", "jobs", "django_celery_beat", "oauth2_provider")
 OPERATOR_ACTIONS = (
     ("jobs", "retry_failed_orders"),
     ("jobs", "run_automatic_job"),

@@ -7,7 +7,7 @@ import json
 from django.conf import settings
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from invoicing.models import Tenant
+from tenants.models import Tenant
 
 RECONCILER_NAME = "invoice: re-dispatch stuck orders"
 AUTOMATIC_TASK = "invoice.run_automatic_job"

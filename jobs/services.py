@@ -19,10 +19,12 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from core.errors import PermanentError
 from invoicing import services as steps
-from invoicing.attention import order_attention_clear, order_attention_record
-from invoicing.models import Invoice, Tenant
+from invoicing.models import Invoice
+from jobs.attention import order_attention_clear, order_attention_record
 from jobs.models import InvoiceJob, JobOrder, WorkerHeartbeat
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -208,15 +210,34 @@ class StepOutcome:
 
 
 def _run_finish(job_order: JobOrder) -> str:
-    from jobs.selectors import invoice_document_url
+    from invoicing.downloads import invoice_document_url
 
     invoice = steps.invoice_of(job_order)
     steps.invoice_write_back(job_order=job_order, document_url=invoice_document_url(invoice))
     return steps.invoice_summary(invoice)
 
 
+def _run_validate(job_order: JobOrder) -> str:
+    def take(invoice: Invoice) -> None:
+        # inside the claim's transaction, the invoice row locked: one unfinished job at a time
+        holder = (
+            JobOrder.objects.filter(invoice=invoice, status=JobOrder.Status.PENDING)
+            .exclude(pk=job_order.pk)
+            .first()
+        )
+        if holder is not None:
+            raise PermanentError(
+                f"Order {invoice.order_id} is being invoiced by job {holder.job_id}; "
+                "no second invoice was started."
+            )
+        JobOrder.objects.filter(pk=job_order.pk).update(invoice=invoice)
+        job_order.invoice = invoice
+
+    return steps.invoice_claim(job_order=job_order, take=take)
+
+
 STEP_SERVICES: dict[str, Callable[[JobOrder], str]] = {
-    Step.VALIDATE: lambda jo: steps.invoice_claim(job_order=jo),
+    Step.VALIDATE: _run_validate,
     Step.RECALCULATE: lambda jo: steps.invoice_recalculate(job_order=jo),
     Step.CAPTURE: lambda jo: steps.payment_capture(job_order=jo),
     Step.ISSUE: lambda jo: steps.invoice_issue(job_order=jo),
@@ -386,6 +407,17 @@ def invoice_resume_failed_steps(*, invoice: Invoice, actor: str) -> bool:
     return row is not None and job_order_resume_after_issue(job_order=row, actor=actor)
 
 
+def job_order_messages_refresh(*, invoice: Invoice) -> int:
+    """Rebuild the message of the invoice's finished orders after a delivery changed.
+
+    A successful order's message is `invoice_summary`, which names the email's outcome; after a
+    resend it must say the invoice was emailed, not that the first email FAILED.
+    """
+    return JobOrder.objects.filter(invoice=invoice, status=JobOrder.Status.SUCCESS).update(
+        message=steps.invoice_summary(invoice)[:4000], updated_at=timezone.now()
+    )
+
+
 # --- completion ----------------------------------------------------------------------------------
 def job_done_if_complete(*, job_pk: Any) -> None:
     """DONE when every order is terminal, and (AUTOMATIC) no more orders are being looked for."""
@@ -407,7 +439,7 @@ def job_order_finish(*, job_order_id: int, status: str, message: str) -> bool:
         job_order.message = message[:4000]
         job_order.step = Step.DONE if status == JobOrder.Status.SUCCESS else job_order.step
         job_order.save(update_fields=["status", "message", "step", "updated_at"])
-        # AUTOMATIC runs remember failed orders (and forget them on success): see invoicing/attention.py
+        # AUTOMATIC runs remember failed orders (and forget them on success): see jobs/attention.py
         order_attention_record(job_order=job_order)
         counter = "success_count" if status == JobOrder.Status.SUCCESS else "failure_count"
         InvoiceJob.objects.filter(pk=job_order.job_id).update(**{counter: F(counter) + 1})

@@ -13,12 +13,8 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from integrations.ports import PermanentError
-from invoicing.services import EmailSentUnrecorded
-from invoicing.tasks import email_sent_record_later
-from jobs import services
-from jobs.models import JobOrder
-from jobs.retrying import (
+from core.errors import PermanentError
+from core.retrying import (
     TIME_LIMIT,
     TRANSIENT,
     db_reconnect,
@@ -27,6 +23,10 @@ from jobs.retrying import (
     retry_or_give_up,
     time_limit_text,
 )
+from invoicing.services import EmailSentUnrecorded
+from invoicing.tasks import email_sent_record_later
+from jobs import services
+from jobs.models import JobOrder
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def _run_step(task: Task, job_order_id: int, step: str) -> str:
     label = STEP_LABELS.get(step, step)
 
     def fail(reason: str) -> str:
-        # failing the order is a write too: a lost connection re-queues the task (jobs.retrying)
+        # failing the order is a write too: a lost connection re-queues the task (core.retrying)
         give_up_or_retry_later(
             task,
             lambda: services.step_give_up(job_order_id=job_order_id, step=step, reason=reason),
@@ -67,7 +67,7 @@ def _run_step(task: Task, job_order_id: int, step: str) -> str:
             ),
         )
     except TIME_LIMIT:
-        # One attempt, then a permanent failure: see jobs.retrying.
+        # One attempt, then a permanent failure: see core.retrying.
         logger.warning("step %s of job order %s exceeded its soft time limit", step, job_order_id)
         return fail(f"{label} {time_limit_text(task)}")
     except Exception as exc:  # a bug or bad data (integrity errors too): retrying would not help

@@ -17,7 +17,8 @@ from pathlib import Path
 from django.db import connection
 
 from integrations.models import NumberSeries
-from invoicing.models import EmailDelivery, Invoice, Tenant
+from invoicing.models import EmailDelivery, Invoice
+from tenants.models import Tenant
 
 
 def _rows(sql: str, params: list[object]) -> list[tuple[object, ...]]:

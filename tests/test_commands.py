@@ -13,12 +13,13 @@ from oauth2_provider.models import get_application_model
 from rest_framework.test import APIClient
 
 from integrations.models import GatewayTransaction, NumberSeries, StoredOrder
-from invoicing.models import Invoice, Tenant
+from invoicing.models import Invoice
 from jobs.clients import api_client_revoke
 from jobs.models import ApiClient
 from jobs.services import job_create_manual
+from tenants.models import Tenant
 from tests import factories
-from tests.conftest import drive
+from tests.pipeline import drive
 
 pytestmark = pytest.mark.django_db
 

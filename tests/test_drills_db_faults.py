@@ -16,10 +16,11 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from invoicing.models import EmailDelivery, Invoice, Tenant
+from invoicing.models import EmailDelivery, Invoice
 from jobs.models import InvoiceJob, JobOrder
+from tenants.models import Tenant
 from tests import factories
-from tests.conftest import wait_for_job
+from tests.workers import wait_for_job
 from tests.invariants import assert_invariants, mailed_invoice_numbers
 from tests.invoicing.test_email_truth import (
     sent_write_failures_install,

@@ -21,7 +21,7 @@ from integrations.models import GatewayCapture
 from invoicing.models import EmailDelivery, Invoice
 from jobs.models import JobOrder
 from tests import factories
-from tests.conftest import REPO, wait_for_job
+from tests.workers import REPO, wait_for_job
 from tests.invariants import assert_invariants, mailed_invoice_numbers
 
 RECOVERY_BOUND = 60  # seconds, from the kill until the job is DONE (issue 9)

@@ -22,7 +22,7 @@ from integrations.models import GatewayCapture, NumberSeries
 from invoicing.models import Invoice
 from jobs.models import JobOrder
 from tests import factories
-from tests.conftest import wait_for_job
+from tests.workers import wait_for_job
 from tests.invariants import assert_invariants
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -181,7 +181,7 @@ def test_e2e_emporix_tenant_invoices_its_orders_through_a_real_worker(celery_wor
     import json
 
     from integrations.emporix.client import clear_token_cache
-    from invoicing.models import Tenant
+    from tenants.models import Tenant
     from tests.integrations import emporix_payloads as payloads
 
     clear_token_cache()

@@ -29,7 +29,7 @@ from jobs.automatic import SETTINGS_KEY
 from jobs.models import InvoiceJob, JobOrder
 from jobs.schedules import AUTOMATIC_TASK, automatic_task_name
 from tests import factories
-from tests.conftest import REPO, wait_for_job, worker_env
+from tests.workers import REPO, wait_for_job, worker_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

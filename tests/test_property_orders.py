@@ -25,7 +25,7 @@ from invoicing.models import Invoice, PaymentCapture
 from jobs.models import JobOrder
 from jobs.services import job_create_manual
 from tests import factories
-from tests.conftest import drive
+from tests.pipeline import drive
 
 pytestmark = pytest.mark.django_db
 

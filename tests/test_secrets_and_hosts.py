@@ -22,11 +22,11 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.test import Client
 
 from config.keyfiles import read_or_create_key
-from integrations.credentials import decrypt_secret, encrypt_secret
+from core.credentials import decrypt_secret, encrypt_secret
 from invoicing.models import Invoice
 from jobs.models import InvoiceJob
 from tests import factories
-from tests.jobs import JOBS_URL, assert_error, job_url
+from tests.api_helpers import JOBS_URL, assert_error, job_url
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

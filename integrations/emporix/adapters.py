@@ -19,6 +19,9 @@ from zoneinfo import ZoneInfo
 import requests
 from django.conf import settings
 
+from core.errors import NotFound, PermanentError, TransientError
+from core.money import to_decimal
+from core.outbound import OutboundError, outbound_fetch
 from integrations.emporix.client import (
     EmporixClient,
     UpstreamError,
@@ -26,24 +29,19 @@ from integrations.emporix.client import (
     upstream_message,
 )
 from integrations.mapper import sales_order_to_order
-from integrations.outbound import OutboundError, outbound_fetch
+from integrations.numbering import SeriesExhausted
 from integrations.ports import (
     DELIVERY_TIME_MIXIN,
     Address,
     CaptureResult,
     CaptureStatus,
-    NotFound,
     Order,
     OrderPage,
     OrderQuery,
-    PermanentError,
     Seller,
-    TransientError,
     order_fingerprint,
 )
-from invoicing.models import Tenant
-from invoicing.money import to_decimal
-from invoicing.numbering import SeriesExhausted
+from tenants.models import Tenant
 
 logger = logging.getLogger("integrations.emporix")
 
@@ -332,7 +330,7 @@ def logo_bytes(url: str) -> bytes | None:
     """Download the site's logo once per process; None if it cannot be had.
 
     Bounded in size (EMPORIX_LOGO_MAX_BYTES) and in wall-clock time for the whole download
-    (EMPORIX_LOGO_DEADLINE), through the SSRF guard of integrations.outbound. An invoice
+    (EMPORIX_LOGO_DEADLINE), through the SSRF guard of core.outbound. An invoice
     without its logo is still an invoice: failures are logged, never raised.
     """
     cached = site_cache.get(("logo", url))

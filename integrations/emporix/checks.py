@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.errors import IntegrationError
 from integrations.emporix.adapters import EmporixConfiguration, EmporixSellerSettings, _path, logo_bytes
 from integrations.emporix.client import EmporixClient
-from integrations.ports import IntegrationError
-from invoicing.models import Tenant
+from tenants.models import Tenant
 
 # What the service's API key needs, and for what.
 NEEDED_SCOPES = {

@@ -6,7 +6,7 @@
   TransientError (the pipeline retries with backoff); other 4xx raise PermanentError with the
   upstream message, unless the caller says it handles that status itself. Only the JSON
   `message` of an error body is quoted (shortened), never the raw body.
-- Requests go through integrations.outbound: the base URL must be https, and non-public
+- Requests go through core.outbound: the base URL must be https, and non-public
   addresses (also after redirects, at most 3) are refused with a PermanentError.
 - Each request is logged with its method, path, status, latency and request id; tokens,
   secrets and bodies never are.
@@ -26,9 +26,9 @@ from typing import Any
 import requests
 from django.conf import settings
 
-from integrations.outbound import OutboundError, base_url_problem, outbound_session
-from integrations.ports import PermanentError, TransientError
-from invoicing.models import Tenant
+from core.errors import PermanentError, TransientError
+from core.outbound import OutboundError, base_url_problem, outbound_session
+from tenants.models import Tenant
 
 logger = logging.getLogger("integrations.emporix")
 

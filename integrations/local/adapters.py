@@ -17,24 +17,22 @@ from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
+from core.errors import NotFound, PermanentError
 from integrations.mapper import sales_order_to_order
 from integrations.models import Configuration, GatewayCapture, GatewayTransaction, NumberSeries, StoredOrder
+from integrations.numbering import builtin_placeholders, format_number, next_counter
 from integrations.ports import (
     DELIVERY_TIME_MIXIN,
     FINGERPRINT_PATHS,
     Address,
     CaptureResult,
     CaptureStatus,
-    NotFound,
     Order,
     OrderPage,
     OrderQuery,
-    PermanentError,
     Seller,
 )
-from invoicing.attention import order_attention_waiting_exists
-from invoicing.models import Tenant
-from invoicing.numbering import builtin_placeholders, format_number, next_counter
+from tenants.models import Tenant
 
 INVOICE_SERIES = "invoiceNoSequence"
 
@@ -70,11 +68,13 @@ class LocalOrderSource:
             # a date counts from the start of that day in the tenant's time zone
             last_day = query.delivered_by.astimezone(ZoneInfo(query.time_zone)).date()
             matching = matching.filter(delivery_window_date__lte=last_day)
-        # An anti-join on the (tenant, order_id) unique index: orders that failed in an earlier
-        # run and wait (invoicing.attention) take no place in the page.
-        matching = matching.annotate(fingerprint=stored_order_fingerprint()).exclude(
-            order_attention_waiting_exists(fingerprint=OuterRef("fingerprint"), now=timezone.now())
-        )
+        matching = matching.annotate(fingerprint=stored_order_fingerprint())
+        if query.held_back is not None:
+            # An anti-join (for AUTOMATIC runs, on the attention table's (tenant, order_id) unique
+            # index): orders that failed in an earlier run and wait take no place in the page.
+            matching = matching.exclude(
+                query.held_back(fingerprint=OuterRef("fingerprint"), now=timezone.now())
+            )
         rows = list(matching.order_by("pk").values_list("pk", "order_id", "fingerprint")[:page_size])
         next_cursor: dict[str, object] | None = {"after_id": rows[-1][0]} if len(rows) == page_size else None
         return OrderPage(

@@ -25,9 +25,9 @@ from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from invoicing.models import TENANT_CODE_PATTERN, Tenant
-from jobs.api.errors import ApiError
+from core.http_errors import ApiError
 from jobs.models import ApiClient
+from tenants.models import TENANT_CODE_PATTERN, Tenant
 
 TENANT_RE = re.compile(TENANT_CODE_PATTERN)
 

@@ -24,8 +24,8 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.views import TokenView
 
-from config.client_ip import client_ip
-from jobs.api.errors import error_body, error_json
+from core.client_ip import client_ip
+from core.http_errors import error_body, error_json
 from jobs.api.hashers import client_secret_check, client_secret_dummy_check
 from jobs.api.throttling import token_failure_record, token_throttle_state
 from jobs.clients import application_secret_rehash

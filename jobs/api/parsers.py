@@ -11,8 +11,8 @@ from typing import Any
 
 from rest_framework.parsers import JSONParser
 
-from config.limits import MAX_JSON_DEPTH, json_problems
-from jobs.api.errors import ApiError
+from core.http_errors import ApiError
+from core.limits import MAX_JSON_DEPTH, json_problems
 
 
 class BoundedJSONParser(JSONParser):

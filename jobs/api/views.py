@@ -16,23 +16,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import PermanentError, TransientError
+from core.http_errors import ApiError
 from integrations.mapper import OrderDocumentError, order_id_problem
-from integrations.ports import PermanentError, TransientError
-from integrations.services import (
-    OrderAlreadyInvoiced,
-    configuration_entry,
-    configuration_json,
-    configuration_set,
-    stored_order_upsert,
-)
-from invoicing.models import Tenant
+from integrations.services import configuration_entry, configuration_json, configuration_set
+from invoicing import downloads
+from invoicing.order_store import OrderAlreadyInvoiced, stored_order_upsert
 from jobs import selectors
 from jobs.api.auth import TenantScopePermission
-from jobs.api.errors import ApiError
 from jobs.api.parsers import BoundedJSONParser
 from jobs.automatic import SETTINGS_KEY, InvoiceSettingsError, invoice_settings_parse, job_create_automatic
 from jobs.models import InvoiceJob
 from jobs.services import job_create_manual
+from tenants.models import Tenant
 
 MANAGE = settings.SCOPE_INVOICE_MANAGE
 READ = settings.SCOPE_INVOICE_READ
@@ -285,7 +281,7 @@ class JobDetailView(TenantAPIView):
             if invoice is not None and invoice.number:
                 item["invoiceNumber"] = invoice.number
                 if invoice.pdf:
-                    item["downloadLink"] = selectors.download_link_for(invoice, base_url=base_url)
+                    item["downloadLink"] = downloads.download_link_for(invoice, base_url=base_url)
             orders.append(item)
         # `status` repeats `jobStatus`: the published sample uses that name.
         return Response(
@@ -313,7 +309,7 @@ class InvoiceDocumentView(TenantAPIView):
         # No invoice number is longer or has control characters (PostgreSQL refuses NUL in a query)
         if order_id_problem(invoiceNumber) or len(invoiceNumber) > 100:
             raise ApiError(404, "Invoice not found.")
-        invoice = selectors.issued_invoice(tenant=self.tenant, number=invoiceNumber)
+        invoice = downloads.issued_invoice(tenant=self.tenant, number=invoiceNumber)
         if invoice is None:
             raise ApiError(404, f"Invoice {invoiceNumber} not found.")
         return FileResponse(

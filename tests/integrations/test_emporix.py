@@ -15,6 +15,7 @@ import requests
 import responses
 from django.core import mail
 
+from core.errors import NotFound, PermanentError, TransientError
 from integrations.emporix.adapters import (
     EmporixNumberSequence,
     EmporixOrderSource,
@@ -23,15 +24,14 @@ from integrations.emporix.adapters import (
     site_cache,
 )
 from integrations.emporix.client import EmporixClient, UpstreamError, clear_token_cache
-from integrations.ports import NotFound, PermanentError, TransientError
-from invoicing.models import Invoice, PaymentCapture, Tenant
-from invoicing.numbering import SeriesExhausted
+from integrations.numbering import SeriesExhausted
+from invoicing.models import Invoice, PaymentCapture
 from jobs.models import JobOrder
 from jobs.services import job_create_manual
+from tenants.models import Tenant
 from tests import factories
-from tests.conftest import drive
+from tests.pipeline import drive
 from tests.integrations import emporix_payloads as p
-from tests.integrations.emporix_fake import FakeEmporix
 
 pytestmark = pytest.mark.django_db
 SECRET = "s3cr3t-never-logged"
@@ -58,12 +58,6 @@ def shop(db):
         emporix_client_secret=SECRET,
         emporix_number_placeholders={"__num__": ""},
     )
-
-
-@pytest.fixture
-def fake(shop):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield FakeEmporix(mock)
 
 
 def client(shop) -> EmporixClient:

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from integrations.emporix.adapters import site_cache
 from integrations.emporix.client import clear_token_cache
-from invoicing.models import Tenant
+from tenants.models import Tenant
 from tests.integrations import emporix_payloads as p
 from tests.integrations.emporix_fake import FakeEmporix
 from tests.integrations.test_emporix import SECRET
@@ -108,7 +108,7 @@ def test_admin_secret_is_write_only_and_kept_when_left_empty(client):
     admin = get_user_model().objects.create_superuser("root", "", "pw")
     client.force_login(admin)
     tenant = Tenant.objects.get(code="shop")
-    url = f"/admin/invoicing/tenant/{tenant.pk}/change/"
+    url = f"/admin/tenants/tenant/{tenant.pk}/change/"
 
     page = client.get(url).content.decode()
     assert SECRET not in page and tenant.emporix_client_secret_encrypted not in page
@@ -187,7 +187,7 @@ def test_admin_refuses_an_http_emporix_url(client, settings):
     settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
     client.force_login(get_user_model().objects.create_superuser("root", "", "pw"))
     tenant = Tenant.objects.get(code="shop")
-    url = f"/admin/invoicing/tenant/{tenant.pk}/change/"
+    url = f"/admin/tenants/tenant/{tenant.pk}/change/"
 
     from django.forms.models import model_to_dict
 

@@ -11,22 +11,21 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import responses
 from django.core import mail
 
+from core.errors import PermanentError
+from core.money import currency_exponent, is_invoice_currency, minor_unit, round_money
 from integrations.emporix.adapters import site_cache
 from integrations.emporix.client import clear_token_cache
 from integrations.mapper import MAX_LINES, OrderDocumentError, email_problem, sales_order_to_order
 from integrations.models import StoredOrder
-from integrations.ports import PermanentError
-from invoicing.models import Invoice, PaymentCapture, Tenant
-from invoicing.money import currency_exponent, is_invoice_currency, minor_unit, round_money
+from invoicing.models import Invoice, PaymentCapture
 from jobs.models import JobOrder
 from jobs.services import job_create_manual
+from tenants.models import Tenant
 from tests import factories
-from tests.conftest import drive
+from tests.pipeline import drive
 from tests.integrations import emporix_payloads as p
-from tests.integrations.emporix_fake import FakeEmporix
 
 CARD = factories.CARD_ORDER  # DEMO-1001: card payment, 1 x 126.05 + 2 x 10.08 net, shipping
 
@@ -421,12 +420,6 @@ def shop(db):
     )
     clear_token_cache()
     site_cache.clear()
-
-
-@pytest.fixture
-def fake(shop):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield FakeEmporix(mock)
 
 
 @pytest.mark.parametrize(

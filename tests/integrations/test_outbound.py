@@ -23,16 +23,16 @@ import pytest
 import requests
 import responses
 
+from core.errors import PermanentError
+from core.outbound import OutboundError, OutboundRefused, outbound_fetch, outbound_session
 from integrations import outbound
 from integrations.emporix.adapters import EmporixOrderSource, logo_bytes, site_cache
 from integrations.emporix.client import EmporixClient, clear_token_cache
-from integrations.outbound import OutboundError, OutboundRefused, outbound_fetch, outbound_session
-from integrations.ports import PermanentError
-from invoicing.models import Tenant
 from jobs.models import JobOrder
 from jobs.services import job_create_manual
+from tenants.models import Tenant
 from tests import factories
-from tests.conftest import drive
+from tests.pipeline import drive
 from tests.integrations import emporix_payloads as p
 
 pytestmark = pytest.mark.django_db

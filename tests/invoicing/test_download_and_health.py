@@ -13,7 +13,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from invoicing.models import Invoice
 from jobs.models import InvoiceJob
 from tests import factories
-from tests.jobs import JOBS_URL, assert_error, job_url
+from tests.api_helpers import JOBS_URL, assert_error, job_url
 
 pytestmark = pytest.mark.django_db
 

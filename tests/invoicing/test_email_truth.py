@@ -22,7 +22,7 @@ from jobs.models import InvoiceJob, JobOrder
 from jobs.services import job_create_manual
 from jobs.tasks import STEP_TASKS
 from tests import factories
-from tests.conftest import drive
+from tests.pipeline import drive
 
 TRIGGER_SQL = """
 CREATE SEQUENCE test_sent_write_failures;
@@ -67,11 +67,6 @@ def sent_write_failures_used() -> int:
 def fail_sent_writes(transactional_db: Any) -> Iterator[Callable[[int], None]]:
     yield sent_write_failures_install
     sent_write_failures_remove()  # the flush after the test keeps the schema: leave nothing behind
-
-
-@pytest.fixture
-def no_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("jobs.retrying.PERSIST_DELAYS", (0.0, 0.0), raising=False)
 
 
 @pytest.fixture

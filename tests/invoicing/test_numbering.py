@@ -9,10 +9,10 @@ import pytest
 from django.db import connection, transaction
 from django.test import override_settings
 
+from core.errors import PermanentError
 from integrations.local.adapters import LocalNumberSequence
 from integrations.models import NumberSeries
-from integrations.ports import PermanentError
-from invoicing.numbering import SeriesExhausted, format_number, next_counter
+from integrations.numbering import SeriesExhausted, format_number, next_counter
 from tests import factories
 
 AT = dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)  # already 2027 in Berlin

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
+from core.money import round_money
 from integrations.models import GatewayCapture, NumberSeries
-from integrations.services import stored_order_upsert
 from invoicing.models import Invoice, PaymentCapture
-from invoicing.money import round_money
+from invoicing.order_store import stored_order_upsert
 from jobs.models import JobOrder
 from jobs.services import job_create_manual
 from tests import factories
-from tests.conftest import drive
+from tests.pipeline import drive
 
 pytestmark = pytest.mark.django_db
 

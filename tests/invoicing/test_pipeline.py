@@ -8,16 +8,17 @@ from unittest import mock
 import pytest
 from django.core import mail
 
+from core.errors import TransientError
 from integrations.local.adapters import LocalPaymentGateway
 from integrations.models import GatewayCapture, NumberSeries, StoredOrder
-from integrations.ports import CaptureStatus, TransientError
-from integrations.services import stored_order_upsert
+from integrations.ports import CaptureStatus
 from invoicing.models import EmailDelivery, Invoice, InvoiceEvent, PaymentCapture
+from invoicing.order_store import stored_order_upsert
 from jobs.models import InvoiceJob, JobOrder
 from jobs.services import job_create_manual
 from jobs.tasks import STEP_TASKS
 from tests import factories
-from tests.conftest import drive
+from tests.pipeline import drive
 
 pytestmark = pytest.mark.django_db
 
@@ -99,7 +100,7 @@ def test_validation_second_job_for_invoiced_order_names_the_invoice(tenant):
 def test_validation_order_marked_invoiced_elsewhere_fails(tenant):
     document = factories.demo_order(factories.INVOICE_ORDER)
     document["mixins"]["invoice"] = {"invoiceNo": "LEGACY-7", "invoiceDocument": "https://old.example/7.pdf"}
-    from integrations.services import stored_order_upsert
+    from invoicing.order_store import stored_order_upsert
 
     stored_order_upsert(tenant=tenant, order_id=factories.INVOICE_ORDER, document=document)
 
@@ -126,7 +127,7 @@ def test_validation_order_pending_in_another_job_is_not_started_twice(tenant):
 def test_recalculation_mismatch_fails_before_capture_with_both_figures(tenant):
     document = factories.demo_order(factories.CARD_ORDER)
     document["calculatedPrice"]["finalPrice"]["grossValue"] = 199.88
-    from integrations.services import stored_order_upsert
+    from invoicing.order_store import stored_order_upsert
 
     stored_order_upsert(tenant=tenant, order_id=factories.CARD_ORDER, document=document)
 
@@ -541,7 +542,7 @@ def test_render_failure_after_numbering_keeps_the_invoice_and_a_rerun_completes_
 
 
 def test_write_back_failure_fails_the_order_and_a_rerun_writes_back_without_a_second_email(tenant):
-    from integrations.ports import PermanentError
+    from core.errors import PermanentError
     from jobs.services import job_order_resume_after_issue
 
     factories.orders_store(tenant, factories.INVOICE_ORDER)

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.money import round_money, to_decimal
 from integrations.mapper import OrderDocumentError, sales_order_to_order
 from integrations.ports import Address, Customer, Order, OrderLine, Seller, TaxTotal
-from invoicing.money import round_money, to_decimal
 from invoicing.recalculation import ReconciliationError, recalculate
 from tests import factories
 

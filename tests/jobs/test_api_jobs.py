@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from jobs.models import InvoiceJob, JobOrder
 from jobs.services import job_create_manual
 from tests import factories
-from tests.jobs import CONTRACT, JOBS_URL, assert_error, job_url
+from tests.api_helpers import CONTRACT, JOBS_URL, assert_error, job_url
 from tests.spec_utils import validate_against_spec
 
 pytestmark = pytest.mark.django_db

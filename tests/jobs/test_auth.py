@@ -18,7 +18,7 @@ from jobs.clients import api_client_create, api_client_revoke
 from jobs.models import InvoiceJob
 from jobs.services import job_create_manual
 from tests import factories
-from tests.jobs import JOBS_URL, assert_error, job_url
+from tests.api_helpers import JOBS_URL, assert_error, job_url
 
 pytestmark = pytest.mark.django_db
 

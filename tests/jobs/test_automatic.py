@@ -15,8 +15,9 @@ from integrations.emporix.adapters import EmporixOrderSource, order_query_q
 from integrations.emporix.client import EmporixClient, clear_token_cache
 from integrations.models import StoredOrder
 from integrations.ports import DELIVERY_TIME_MIXIN, DELIVERY_WINDOW_DATE, OrderQuery
-from integrations.services import configuration_set, stored_order_upsert
-from invoicing.models import Invoice, InvoiceEvent, Tenant
+from integrations.services import configuration_set
+from invoicing.models import Invoice, InvoiceEvent
+from invoicing.order_store import stored_order_upsert
 from jobs.automatic import (
     InvoiceSettingsError,
     automatic_job_resolve,
@@ -27,10 +28,11 @@ from jobs.automatic import (
 from jobs.models import InvoiceJob, JobOrder
 from jobs.schedules import automatic_task_name
 from jobs.services import job_create_manual
+from tenants.models import Tenant
 from tests import factories
-from tests.conftest import drive
+from tests.pipeline import drive
 from tests.integrations import emporix_payloads as p
-from tests.jobs import assert_error
+from tests.api_helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 

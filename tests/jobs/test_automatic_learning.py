@@ -15,19 +15,21 @@ import responses
 from django.db import connection
 from django.utils import timezone
 
+from core.errors import TransientError
 from integrations.emporix.client import clear_token_cache
 from integrations.local.adapters import LocalOrderSource, LocalPaymentGateway
 from integrations.models import GatewayCapture
-from integrations.ports import DELIVERY_WINDOW_DATE, OrderQuery, TransientError, order_fingerprint
-from integrations.services import configuration_set, stored_order_upsert
-from invoicing.attention import RETRY_BASE_DELAY, order_attention_record
-from invoicing.models import AutomaticOrderPick, InvoiceEvent, OrderAttention, PaymentCapture
+from integrations.ports import DELIVERY_WINDOW_DATE, OrderQuery, order_fingerprint
+from integrations.services import configuration_set
+from invoicing.models import InvoiceEvent, PaymentCapture
+from invoicing.order_store import stored_order_upsert
 from jobs import automatic
+from jobs.attention import RETRY_BASE_DELAY, order_attention_record
 from jobs.automatic import automatic_job_resolve, automatic_run_scheduled, job_create_automatic
-from jobs.models import InvoiceJob, JobOrder
+from jobs.models import AutomaticOrderPick, InvoiceJob, JobOrder, OrderAttention
 from jobs.services import job_create_manual, job_retry_failed
 from tests import factories
-from tests.conftest import drive
+from tests.pipeline import drive
 from tests.integrations import emporix_payloads as p
 
 pytestmark = pytest.mark.django_db

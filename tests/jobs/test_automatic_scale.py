@@ -29,11 +29,12 @@ from django.utils import timezone
 
 from integrations.mapper import sales_order_to_order
 from integrations.models import StoredOrder
-from integrations.services import configuration_set, selection_columns
-from invoicing.models import Tenant
+from integrations.services import configuration_set
+from invoicing.order_store import selection_columns
 from jobs import automatic
 from jobs.automatic import automatic_job_resolve, automatic_run_scheduled
 from jobs.models import InvoiceJob, JobOrder
+from tenants.models import Tenant
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)

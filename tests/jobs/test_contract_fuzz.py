@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from tests import factories
-from tests.jobs import CONTRACT
+from tests.api_helpers import CONTRACT
 from tests.spec_utils import load_spec, validate_against_spec, validate_response_body
 
 pytestmark = pytest.mark.django_db

@@ -14,8 +14,8 @@ from unittest import mock
 import pytest
 from django.db import OperationalError, connection, connections
 
+from core.errors import PermanentError, TransientError
 from integrations.local.adapters import LocalOrderSource
-from integrations.ports import PermanentError, TransientError
 from jobs import services
 from jobs.models import JobOrder
 from jobs.services import job_create_manual
@@ -40,11 +40,6 @@ def order_row(tenant: Any, order_id: str = factories.INVOICE_ORDER) -> JobOrder:
     factories.orders_store(tenant, order_id)
     job = job_create_manual(tenant=tenant, order_ids=[order_id])
     return JobOrder.objects.get(job=job, order_id=order_id)
-
-
-@pytest.fixture
-def no_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("jobs.retrying.PERSIST_DELAYS", (0.0, 0.0), raising=False)
 
 
 @pytest.mark.django_db

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from integrations.models import StoredOrder
 from jobs.services import job_create_manual
 from tests import factories
-from tests.jobs import assert_error
+from tests.api_helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests.jobs import CONTRACT
+from tests.api_helpers import CONTRACT
 from tests.spec_utils import load_spec
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from integrations.models import GatewayTransaction, StoredOrder
 from jobs.models import InvoiceJob
 from tests import factories
-from tests.jobs import JOBS_URL, assert_error, job_url
+from tests.api_helpers import JOBS_URL, assert_error, job_url
 
 pytestmark = pytest.mark.django_db
 

@@ -14,11 +14,11 @@ import pytest
 from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
-from config.limits import DEFAULT_MAX_BODY_BYTES
+from core.limits import DEFAULT_MAX_BODY_BYTES
 from integrations.models import Configuration, StoredOrder
 from jobs.models import InvoiceJob
 from tests import factories
-from tests.jobs import JOBS_URL, assert_error
+from tests.api_helpers import JOBS_URL, assert_error
 
 pytestmark = pytest.mark.django_db
 

@@ -27,7 +27,7 @@ from jobs.api.oauth import TenantOAuth2Validator
 from jobs.api.throttling import token_failure_record
 from jobs.clients import api_client_create
 from jobs.models import TokenFailureCounter
-from tests.jobs import assert_error
+from tests.api_helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from integrations.emporix.checks import tenant_connection_checks
-from invoicing.models import Tenant
+from tenants.models import Tenant
 
 
 class Command(BaseCommand):

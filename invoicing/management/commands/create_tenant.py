@@ -7,8 +7,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from invoicing.models import Tenant
-from invoicing.tenants import number_series_ensure, tenant_create
+from integrations.services import number_series_ensure
+from tenants.models import Tenant
+from tenants.services import tenant_create
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from invoicing.models import Tenant
 from jobs.clients import ALL_SCOPES, UnknownScope, api_client_create
+from tenants.models import Tenant
 
 
 class Command(BaseCommand):

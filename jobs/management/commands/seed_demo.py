@@ -12,11 +12,12 @@ from oauth2_provider.models import get_application_model
 
 from integrations.local.demo import demo_sales_orders
 from integrations.models import StoredOrder
-from integrations.services import configuration_entry, configuration_set, stored_order_upsert
-from invoicing.models import Tenant
-from invoicing.tenants import number_series_ensure, tenant_create
+from integrations.services import configuration_entry, configuration_set, number_series_ensure
+from invoicing.order_store import stored_order_upsert
 from jobs.clients import ALL_SCOPES, api_client_create
 from jobs.schedules import automatic_schedule_ensure, periodic_tasks_sync
+from tenants.models import Tenant
+from tenants.services import tenant_create
 
 DEMO_TENANT = {
     "name": "Nordlicht Demo Shop",

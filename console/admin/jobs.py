@@ -23,11 +23,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from invoicing.admin import RERUN_STEPS_PERMISSION, ReadOnlyAdmin
-from invoicing.admin_paging import EstimatedCountPaginator
+from console.admin.common import RERUN_STEPS_PERMISSION, ReadOnlyAdmin
+from console.paging import EstimatedCountPaginator
 from invoicing.models import Invoice
 from jobs.clients import ALL_SCOPES, UnknownScope, api_client_create, api_client_revoke, scopes_parse
-from jobs.models import ApiClient, InvoiceJob, JobOrder
+from jobs.models import ApiClient, InvoiceJob, JobOrder, OrderAttention
 from jobs.services import job_orders_failed_after_issue, job_resume_failed_after_issue, job_retry_failed
 
 INLINE_ROWS = 50  # a job page shows this many orders, failures first; the rest via "all orders"
@@ -408,3 +408,74 @@ def _guard_third_party_actions() -> None:
 
 
 _guard_third_party_actions()
+
+
+class AttentionStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("attention", "Needs attention"), ("later", "Retried in a later run")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[OrderAttention]) -> QuerySet[OrderAttention]:
+        if self.value() == "attention":
+            return queryset.filter(next_attempt_after__isnull=True)
+        if self.value() == "later":
+            return queryset.filter(next_attempt_after__isnull=False)
+        return queryset
+
+
+@admin.register(OrderAttention)
+class OrderAttentionAdmin(ReadOnlyAdmin):
+    """Orders that failed in an AUTOMATIC run and that the next runs leave alone (jobs.attention)."""
+
+    list_display = (
+        "order_id",
+        "tenant",
+        "state",
+        "kind",
+        "reason",
+        "attempts",
+        "next_attempt_after",
+        "last_job_order_link",
+        "updated_at",
+    )
+    list_filter = (AttentionStateFilter, "kind", "tenant")
+    list_select_related = ("tenant",)
+    search_fields = ("=order_id",)
+    search_help_text = "An exact order id."
+    actions = ("retry_now",)
+    show_facets = admin.ShowFacets.NEVER
+
+    @admin.display(description="state")
+    def state(self, obj: OrderAttention) -> str:
+        if obj.needs_attention:
+            return "Needs attention: waits until the order changes or it is retried"
+        return "Retried by the first AUTOMATIC run after the time shown"
+
+    @admin.display(description="last job order")
+    def last_job_order_link(self, obj: OrderAttention) -> str:
+        if obj.last_job_order_id is None:
+            return "-"
+        url = reverse("admin:jobs_joborder_change", args=[obj.last_job_order_id])
+        return format_html('<a href="{}">{}</a>', url, obj.last_job_order_id)
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("jobs.retry_failed_orders")
+
+    @admin.action(description="Retry now (a new job with the selected orders)", permissions=["retry"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[OrderAttention]) -> None:
+        from jobs.attention import order_attention_retry
+
+        actor = f"admin:{request.user.get_username()}"
+        for job in order_attention_retry(rows=list(queryset), actor=actor):
+            url = reverse("admin:jobs_invoicejob_change", args=[job.pk])
+            messages.success(
+                request,
+                format_html(
+                    '{} order(s) are being retried as job <a href="{}">{}</a>.',
+                    job.total_count,
+                    url,
+                    str(job.pk)[:8],
+                ),
+            )

@@ -7,6 +7,8 @@ no stack trace in the body (it goes to the log).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -127,3 +129,17 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Json
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return error_json(400, "Bad request.")
+
+
+def require_GET(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Like django.views.decorators.http.require_GET (HEAD too), answering 405 as an ErrorResponse."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if request.method not in ("GET", "HEAD"):
+            answer = error_json(405, f"Method {request.method} is not allowed here.", "Use GET.")
+            answer["Allow"] = "GET, HEAD"
+            return answer
+        return view(request, *args, **kwargs)
+
+    return wrapper

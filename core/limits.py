@@ -39,7 +39,7 @@ def max_body_bytes() -> int:
 
 
 def _too_large(limit: int, setting: str = "INVOICE_MAX_BODY_BYTES") -> HttpResponse:
-    from jobs.api.errors import too_large_json  # imported late: the API modules need the app registry
+    from core.http_errors import too_large_json  # imported late: the API modules need the app registry
 
     return too_large_json(limit, setting)
 
@@ -57,7 +57,7 @@ class RequestLimitsMiddleware:
             except ValueError:
                 length = -1
             if length < 0:
-                from jobs.api.errors import error_json
+                from core.http_errors import error_json
 
                 return error_json(400, "Bad request.", "The Content-Length header is not a number.")
             if length > limit:

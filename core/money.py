@@ -71,3 +71,15 @@ def to_decimal(value: object, default: Decimal | None = None) -> Decimal:
     if isinstance(value, float):
         return Decimal(repr(value))
     return Decimal(str(value))
+
+
+def money_text(amount: Decimal | int | str | None, currency: str, *, grouped: bool = False) -> str:
+    """An amount as messages and the console show it: "1234.50 EUR" (grouped: "1,234.50 EUR").
+
+    Rounded to the currency's minor unit; None (no amount yet) is "-". The PDF formats amounts
+    for the customer's locale instead (invoicing.pdf).
+    """
+    if amount is None:
+        return "-"
+    rounded = round_money(amount, currency or "EUR")
+    return f"{rounded:,} {currency}" if grouped else f"{rounded} {currency}"

@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from integrations.mapper import OrderDocumentError
-from integrations.services import OrderAlreadyInvoiced, stored_order_upsert
-from invoicing.models import Tenant
+from invoicing.order_store import OrderAlreadyInvoiced, stored_order_upsert
+from tenants.models import Tenant
 
 
 class Command(BaseCommand):

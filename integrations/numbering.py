@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 
-from integrations.ports import PermanentError
+from core.errors import PermanentError
 
 PLACEHOLDER = re.compile(r"__[A-Za-z0-9]+(?:_[A-Za-z0-9]+)*__")
 

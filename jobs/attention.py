@@ -6,7 +6,7 @@
   failed run (RETRY_BASE_DELAY, then 2x, 4x …); after INVOICE_AUTOMATIC_MAX_ATTEMPTS failed runs
   it waits like a permanent one.
 
-The console lists the waiting orders as "needs attention" (invoicing.admin.OrderAttentionAdmin).
+The console lists the waiting orders as "needs attention" (console.admin.invoicing.OrderAttentionAdmin).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from invoicing.models import AutomaticOrderPick, Invoice, OrderAttention, Tenant
-from jobs.models import InvoiceJob, JobOrder
+from invoicing.models import Invoice
+from jobs.models import AutomaticOrderPick, InvoiceJob, JobOrder, OrderAttention
+from tenants.models import Tenant
 
 # The first delay after a transient failure; each further failed run doubles it.
 RETRY_BASE_DELAY = dt.timedelta(hours=1)
@@ -83,7 +84,7 @@ def automatic_picks_record(*, job_orders: Iterable[JobOrder], fingerprints: Mapp
 
 
 def _failed_transiently(job_order: JobOrder) -> bool:
-    # A step is retried only for transient faults (jobs.retrying), so a failure on a later
+    # A step is retried only for transient faults (core.retrying), so a failure on a later
     # attempt of its step means the retries ran out. A permanent fault on the first attempt
     # (a decline, invalid data) or a time limit (not retried) fails on attempt 1.
     return job_order.attempts > 1

@@ -37,7 +37,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
-from integrations.ports import TransientError
+from core.errors import TransientError
 
 logger = logging.getLogger(__name__)
 
