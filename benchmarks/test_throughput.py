@@ -23,8 +23,8 @@ from invoicing.pdf import render_invoice_pdf
 from invoicing.recalculation import recalculate
 from jobs.services import job_create_manual
 from tests import factories
-from tests.workers import wait_for_job
 from tests.invoicing.test_numbering import allocate
+from tests.workers import wait_for_job
 
 
 def test_bench_pdf_render():

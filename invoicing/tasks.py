@@ -10,13 +10,13 @@ from django.db import DatabaseError
 
 from core.retrying import TRANSIENT, best_effort, persist, retry_later, retry_or_give_up
 from invoicing import signals
-from invoicing.models import EmailDelivery
-from invoicing.services import (
+from invoicing.deliveries import (
     EmailSentUnrecorded,
     email_delivery_record_sent,
     email_delivery_send,
     email_delivery_sent,
 )
+from invoicing.models import EmailDelivery
 
 logger = logging.getLogger(__name__)
 

@@ -156,7 +156,7 @@ def order_attention_clear(*, tenant: Tenant, order_ids: Iterable[str]) -> int:
 
 def order_attention_retry(*, rows: Iterable[OrderAttention], actor: str) -> list[InvoiceJob]:
     """Retry now: clear the rows and start a MANUAL job per tenant with their orders. Audited."""
-    from invoicing.services import event_record
+    from invoicing import events
     from jobs.services import job_create_manual
 
     by_tenant: dict[int, list[OrderAttention]] = {}
@@ -169,13 +169,6 @@ def order_attention_retry(*, rows: Iterable[OrderAttention], actor: str) -> list
             tenant = Tenant.objects.get(pk=tenant_id)
             order_attention_clear(tenant=tenant, order_ids=order_ids)
             job = job_create_manual(tenant=tenant, order_ids=order_ids, requested_by=actor)
-            event_record(
-                tenant_id=tenant_id,
-                type="attention_retried",
-                actor=actor,
-                message=f"Orders needing attention retried as job {job.pk}: {', '.join(order_ids[:20])}"
-                + (" …" if len(order_ids) > 20 else ""),
-                data={"new_job": str(job.pk), "orders": order_ids[:100]},
-            )
+            events.attention_retried(tenant_id=tenant_id, new_job=job.pk, order_ids=order_ids, actor=actor)
         jobs.append(job)
     return jobs

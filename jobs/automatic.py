@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from integrations.ports import OrderQuery
 from integrations.registry import backends_for
-from invoicing import services as steps
+from invoicing import events
 from invoicing.models import Invoice
 from jobs.attention import automatic_picks_record, order_attention_waiting, order_attention_waiting_exists
 from jobs.models import InvoiceJob, JobOrder
@@ -181,9 +181,7 @@ def automatic_run_scheduled(*, tenant_code: str, requested_by: str = "schedule")
         # recorded outside any transaction, so that it is not rolled back with it
         query = order_query_for(tenant, invoice_settings_for(tenant), now=timezone.now())
     except InvoiceSettingsError as exc:
-        steps.event_record(
-            tenant_id=tenant.pk, type="automatic_run_failed", actor=requested_by, message=exc.message
-        )
+        events.automatic_run_failed(tenant=tenant, reason=exc.message, actor=requested_by)
         raise
     with transaction.atomic():
         # the tenant row is the lock: two runs at once (beat and a manual one) see each other
@@ -196,13 +194,7 @@ def automatic_run_scheduled(*, tenant_code: str, requested_by: str = "schedule")
             .first()
         )
         if running is not None:
-            steps.event_record(
-                tenant_id=tenant.pk,
-                type="automatic_run_skipped",
-                actor=requested_by,
-                message=f"Skipped: the previous AUTOMATIC job {running.pk} is still in progress.",
-                data={"running_job": str(running.pk)},
-            )
+            events.automatic_run_skipped(tenant=tenant, running_job=running.pk, actor=requested_by)
             return None
         return _job_create(tenant=tenant, query=query, requested_by=requested_by)
 
@@ -245,7 +237,7 @@ def automatic_job_resolve(*, job_id: str, page_size: int | None = None) -> int:
 
 
 def _dispatch(job_order_ids: list[int]) -> None:
-    from jobs.services import step_enqueue
+    from jobs.pipeline import step_enqueue
 
     for job_order_id in job_order_ids:
         step_enqueue(job_order_id=job_order_id, step=JobOrder.Step.VALIDATE)
@@ -289,10 +281,7 @@ def automatic_job_give_up(*, job_id: str, reason: str) -> None:
             return
         job.resolving = False
         job.save(update_fields=["resolving"])
-        steps.event_record(
-            tenant_id=job.tenant_id,
-            type="automatic_resolution_failed",
-            message=f"Finding the orders of AUTOMATIC job {job.pk} stopped: {reason}",
-            data={"job": str(job.pk), "cursor": job.resolution_cursor},
+        events.automatic_resolution_failed(
+            tenant_id=job.tenant_id, job_id=job.pk, reason=reason, cursor=job.resolution_cursor
         )
         job_done_if_complete(job_pk=job.pk)

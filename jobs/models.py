@@ -122,7 +122,7 @@ class JobOrder(models.Model):
 
     @property
     def tenant(self) -> Tenant:
-        """The job's tenant (what the invoicing steps ask of an order: invoicing.services.PipelineOrder)."""
+        """The job's tenant (what the invoicing steps ask of an order: invoicing.steps.base.PipelineOrder)."""
         return self.job.tenant
 
 

@@ -1,7 +1,7 @@
-"""Jobs: creation, running one pipeline step of an order, completion by counters.
+"""Jobs: creation, running one pipeline step of an order, completion by counters, the reconciler.
 
-The pipeline of an order is a sequence of steps (JobOrder.Step); `step_run` runs the one the
-row is at and moves it on. The tasks in jobs/tasks.py only call these functions.
+The steps of an order and what each runs are the table in jobs/pipeline.py; `step_run` runs
+the one the row is at and moves it on. The tasks in jobs/tasks.py only call these functions.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,45 +19,26 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from core.errors import PermanentError
-from invoicing import services as steps
+from invoicing import events
 from invoicing.models import Invoice
+from invoicing.summary import invoice_summary
 from jobs.attention import order_attention_clear, order_attention_record
 from jobs.models import InvoiceJob, JobOrder, WorkerHeartbeat
+from jobs.pipeline import (
+    AFTER_ISSUE,
+    RERUN_HINT,
+    STEP_SERVICES,
+    STEPS,
+    GiveUp,
+    next_step,
+    step_enqueue,
+    step_label,
+)
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
 Step = JobOrder.Step
-PIPELINE: tuple[str, ...] = (
-    Step.VALIDATE,
-    Step.RECALCULATE,
-    Step.CAPTURE,
-    Step.ISSUE,
-    Step.RENDER,
-    Step.EMAIL,
-    Step.FINISH,
-)
-
-
-# The steps after the number is issued. A failure there cannot be undone by a new job (the
-# order is invoiced: validation refuses it); the order is re-run in place instead, keeping the
-# number (job_order_resume_after_issue).
-AFTER_ISSUE: tuple[str, ...] = PIPELINE[PIPELINE.index(Step.ISSUE) + 1 :]
-_AFTER_ISSUE_FAILED: dict[str, str] = {
-    Step.RENDER: "the PDF could not be created",
-    Step.EMAIL: "the email step failed",
-    Step.FINISH: "writing the invoice back onto the order failed",
-}
-RERUN_HINT = (
-    "An administrator can re-run the failed steps from the console once the cause is fixed; "
-    "the invoice keeps its number."
-)
-
-
-def next_step(step: str) -> str:
-    index = PIPELINE.index(step)
-    return PIPELINE[index + 1] if index + 1 < len(PIPELINE) else Step.DONE
 
 
 # --- creating jobs -----------------------------------------------------------------------------
@@ -124,13 +105,8 @@ def job_retry_failed(*, job: InvoiceJob, actor: str) -> InvoiceJob | None:
         # an operator's retry ends the orders' wait: later AUTOMATIC runs take them again too
         order_attention_clear(tenant=job.tenant, order_ids=failed)
         retry = job_create_manual(tenant=job.tenant, order_ids=failed, requested_by=actor, retry_of=job)
-        steps.event_record(
-            tenant_id=job.tenant_id,
-            type="job_retried",
-            actor=actor,
-            message=f"Failed orders of job {job.pk} retried as job {retry.pk}: {', '.join(failed[:20])}"
-            + (" …" if len(failed) > 20 else ""),
-            data={"from_job": str(job.pk), "new_job": str(retry.pk), "orders": len(failed)},
+        events.job_retried(
+            tenant_id=job.tenant_id, from_job=job.pk, new_job=retry.pk, order_ids=failed, actor=actor
         )
     return retry
 
@@ -148,50 +124,15 @@ def job_start(*, job_id: str | uuid.UUID) -> int:
     for job_order_id in list(not_started.iterator(chunk_size=500)):
         # attempts=0 again in the UPDATE: an order that started meanwhile keeps its message
         with transaction.atomic():
-            count += _enqueue(job_order_id=job_order_id, step=Step.VALIDATE, where=Q(attempts=0))
+            count += step_enqueue(
+                job_order_id=job_order_id,
+                step=Step.VALIDATE,
+                match=Q(status=JobOrder.Status.PENDING, step=Step.VALIDATE, attempts=0),
+            )
     return count
 
 
 # --- dispatching a step ------------------------------------------------------------------------
-# Every step message carries a fresh id (its Celery task id) that is stored on the order as
-# `dispatch_id`. Only the message with that id may run the step: a copy the broker delivers
-# again later (Redis after its visibility timeout, RabbitMQ when a consumer dies), or a
-# message superseded by the reconciler's re-dispatch, finds another id and does nothing
-# (step_run). `held_by` names the worker that received or runs the current message, so that
-# the reconciler can re-send at once the steps of a worker that died (job_orders_reconcile).
-def _dispatch_fields() -> tuple[uuid.UUID, dict[str, Any]]:
-    dispatch_id = uuid.uuid4()
-    return dispatch_id, {"dispatch_id": dispatch_id, "held_by": "", "held_at": None}
-
-
-def _publish_on_commit(*, job_order_id: int, step: str, dispatch_id: uuid.UUID) -> None:
-    from jobs.tasks import STEP_TASKS
-
-    # robust: a lost hand-off is logged and left to the reconciler, not raised after commit
-    transaction.on_commit(
-        lambda: STEP_TASKS[step].apply_async(args=[job_order_id], task_id=str(dispatch_id)), robust=True
-    )
-
-
-def _enqueue(*, job_order_id: int, step: str, where: Q | None = None) -> bool:
-    dispatch_id, fields = _dispatch_fields()
-    moved = JobOrder.objects.filter(
-        Q(pk=job_order_id, status=JobOrder.Status.PENDING, step=step), where or Q()
-    ).update(step_started_at=timezone.now(), **fields)
-    if moved:
-        _publish_on_commit(job_order_id=job_order_id, step=step, dispatch_id=dispatch_id)
-    return bool(moved)
-
-
-def step_enqueue(*, job_order_id: int, step: str) -> bool:
-    """Send the order's `step` as a new message, once the current transaction commits.
-
-    The message gets a new dispatch id (any older message of the order becomes stale) and no
-    holder yet. False when the order is not pending at that step.
-    """
-    return _enqueue(job_order_id=job_order_id, step=step)
-
-
 def job_order_mark_received(*, job_order_id: int, dispatch_id: str, hostname: str) -> bool:
     """A worker received the order's current message (also a retry's ETA message it keeps)."""
     return bool(
@@ -207,44 +148,6 @@ class StepOutcome:
     ran: bool  # False when the row was not at this step any more (a redelivered task)
     next: str | None = None
     note: str = ""
-
-
-def _run_finish(job_order: JobOrder) -> str:
-    from invoicing.downloads import invoice_document_url
-
-    invoice = steps.invoice_of(job_order)
-    steps.invoice_write_back(job_order=job_order, document_url=invoice_document_url(invoice))
-    return steps.invoice_summary(invoice)
-
-
-def _run_validate(job_order: JobOrder) -> str:
-    def take(invoice: Invoice) -> None:
-        # inside the claim's transaction, the invoice row locked: one unfinished job at a time
-        holder = (
-            JobOrder.objects.filter(invoice=invoice, status=JobOrder.Status.PENDING)
-            .exclude(pk=job_order.pk)
-            .first()
-        )
-        if holder is not None:
-            raise PermanentError(
-                f"Order {invoice.order_id} is being invoiced by job {holder.job_id}; "
-                "no second invoice was started."
-            )
-        JobOrder.objects.filter(pk=job_order.pk).update(invoice=invoice)
-        job_order.invoice = invoice
-
-    return steps.invoice_claim(job_order=job_order, take=take)
-
-
-STEP_SERVICES: dict[str, Callable[[JobOrder], str]] = {
-    Step.VALIDATE: _run_validate,
-    Step.RECALCULATE: lambda jo: steps.invoice_recalculate(job_order=jo),
-    Step.CAPTURE: lambda jo: steps.payment_capture(job_order=jo),
-    Step.ISSUE: lambda jo: steps.invoice_issue(job_order=jo),
-    Step.RENDER: lambda jo: steps.invoice_render(job_order=jo),
-    Step.EMAIL: lambda jo: steps.invoice_email(job_order=jo),
-    Step.FINISH: _run_finish,
-}
 
 
 def step_run(
@@ -283,14 +186,13 @@ def step_run(
 
 def step_advance(*, job_order_id: int, from_step: str, to_step: str) -> bool:
     with transaction.atomic():
-        # the next step's dispatch id is set in the same UPDATE (step_enqueue, without a second one)
-        dispatch_id, fields = _dispatch_fields()
-        moved = JobOrder.objects.filter(
-            pk=job_order_id, status=JobOrder.Status.PENDING, step=from_step
-        ).update(step=to_step, attempts=0, step_started_at=timezone.now(), **fields)
-        if moved:
-            _publish_on_commit(job_order_id=job_order_id, step=to_step, dispatch_id=dispatch_id)
-    return bool(moved)
+        # the move and the next step's dispatch in one UPDATE
+        return step_enqueue(
+            job_order_id=job_order_id,
+            step=to_step,
+            match=Q(status=JobOrder.Status.PENDING, step=from_step),
+            changes={"step": to_step, "attempts": 0},
+        )
 
 
 def step_note_retry(*, job_order_id: int, message: str) -> None:
@@ -301,41 +203,33 @@ def step_note_retry(*, job_order_id: int, message: str) -> None:
 
 
 def step_give_up(*, job_order_id: int, step: str, reason: str) -> None:
-    """Retries ran out (or a permanent fault, or a time limit): fail the order.
+    """Retries ran out (or a permanent fault, or a time limit): what the step's GiveUp says.
 
     Before numbering the order simply fails; a new job can try it again. After numbering the
-    invoice stands and keeps its number whatever happens (it is never deleted or renumbered):
-
-    - email: the order carries on to the write-back and ends SUCCESS, its message saying the
-      email failed; the console resends the stored PDF when the mail server is back.
-    - PDF and write-back: the order is not complete (no PDF to send, or the shop does not know
-      its invoice), so it ends FAILURE with a message that names the number, the failed step
-      and why. An administrator re-runs it from that step (job_order_resume_after_issue).
+    invoice stands and keeps its number whatever happens (jobs.pipeline.GiveUp): the email's
+    failure is recorded and the order carries on (ending SUCCESS, its message saying the email
+    failed; the console resends the stored PDF); a missing PDF or write-back fails the order
+    with a message that names the number, the failed step and why.
     """
     job_order = JobOrder.objects.select_related("job__tenant").filter(pk=job_order_id).first()
     if job_order is None or job_order.status != JobOrder.Status.PENDING:
         return
-    if step == Step.EMAIL and job_order.invoice_id:
-        steps.email_give_up(job_order=job_order, reason=reason)
-        step_advance(job_order_id=job_order_id, from_step=step, to_step=Step.FINISH)
+    entry = STEPS.get(step)
+    if entry is not None and entry.give_up is GiveUp.CARRY_ON and job_order.invoice_id:
+        if entry.on_give_up is not None:
+            entry.on_give_up(job_order, reason)
+        step_advance(job_order_id=job_order_id, from_step=step, to_step=next_step(step))
         return
     issued = (
         Invoice.objects.filter(pk=job_order.invoice_id, status=Invoice.Status.ISSUED).first()
-        if job_order.invoice_id and step in AFTER_ISSUE
+        if job_order.invoice_id and entry is not None and entry.give_up is GiveUp.FAIL_AFTER_ISSUE
         else None
     )
-    if issued is not None:
+    if entry is not None and issued is not None:
         if step == Step.FINISH:
-            steps.event_record(
-                tenant_id=issued.tenant_id,
-                type="write_back_failed",
-                order_id=issued.order_id,
-                invoice=issued,
-                job_order_id=job_order.pk,
-                message=reason,
-            )
+            events.write_back_failed(invoice=issued, job_order_id=job_order.pk, reason=reason)
         detail = reason.strip() if reason.strip().endswith((".", "?", "!")) else f"{reason.strip()}."
-        reason = f"Invoice {issued.number} was issued, but {_AFTER_ISSUE_FAILED[step]}: {detail} {RERUN_HINT}"
+        reason = f"Invoice {issued.number} was issued, but {entry.failed_text}: {detail} {RERUN_HINT}"
     job_order_finish(job_order_id=job_order_id, status=JobOrder.Status.FAILURE, message=reason)
 
 
@@ -361,16 +255,17 @@ def job_order_resume_after_issue(*, job_order: JobOrder, actor: str) -> bool:
         if invoice is None:
             return False
         step = locked.step
-        label = JobOrder.Step(step).label
-        now = timezone.now()
-        dispatch_id, fields = _dispatch_fields()
-        resumed = JobOrder.objects.filter(pk=locked.pk, status=JobOrder.Status.FAILURE, step=step).update(
-            status=JobOrder.Status.PENDING,
-            attempts=0,
-            message=f"Invoice {invoice.number}: re-running the failed steps from {label} ({actor}).",
-            step_started_at=now,
-            updated_at=now,
-            **fields,
+        label = step_label(step)
+        resumed = step_enqueue(
+            job_order_id=locked.pk,
+            step=step,
+            match=Q(status=JobOrder.Status.FAILURE, step=step),
+            changes={
+                "status": JobOrder.Status.PENDING,
+                "attempts": 0,
+                "message": f"Invoice {invoice.number}: re-running the failed steps from {label} ({actor}).",
+                "updated_at": timezone.now(),
+            },
         )
         if not resumed:
             return False
@@ -378,17 +273,14 @@ def job_order_resume_after_issue(*, job_order: JobOrder, actor: str) -> bool:
         InvoiceJob.objects.filter(pk=locked.job_id).update(
             failure_count=F("failure_count") - 1, status=InvoiceJob.Status.IN_PROGRESS, finished_at=None
         )
-        steps.event_record(
-            tenant_id=invoice.tenant_id,
-            type="steps_rerun",
-            order_id=invoice.order_id,
+        events.steps_rerun(
             invoice=invoice,
+            job_id=locked.job_id,
             job_order_id=locked.pk,
+            step=step,
+            step_label=label,
             actor=actor,
-            message=f"Failed steps of invoice {invoice.number} re-run from {label} (job {locked.job_id}).",
-            data={"job": str(locked.job_id), "step": step},
         )
-        _publish_on_commit(job_order_id=locked.pk, step=step, dispatch_id=dispatch_id)
     return True
 
 
@@ -414,7 +306,7 @@ def job_order_messages_refresh(*, invoice: Invoice) -> int:
     resend it must say the invoice was emailed, not that the first email FAILED.
     """
     return JobOrder.objects.filter(invoice=invoice, status=JobOrder.Status.SUCCESS).update(
-        message=steps.invoice_summary(invoice)[:4000], updated_at=timezone.now()
+        message=invoice_summary(invoice)[:4000], updated_at=timezone.now()
     )
 
 
@@ -446,13 +338,12 @@ def job_order_finish(*, job_order_id: int, status: str, message: str) -> bool:
         job_done_if_complete(job_pk=job_order.job_id)
         if status == JobOrder.Status.FAILURE:
             tenant_id = InvoiceJob.objects.values_list("tenant_id", flat=True).get(pk=job_order.job_id)
-            steps.event_record(
+            events.order_failed(
                 tenant_id=tenant_id,
-                type="order_failed",
                 order_id=job_order.order_id,
                 job_order_id=job_order.pk,
-                message=message[:4000],
-                data={"step": job_order.step},
+                step=job_order.step,
+                message=message,
             )
     return True
 
@@ -510,10 +401,11 @@ def orphaned_job_orders_redispatch(*, limit: int = 1000) -> int:
     for job_order_id, step, old_dispatch, holder, held_at in rows:
         # compare-and-set: a worker that received the old message meanwhile (RabbitMQ
         # redelivers a dead consumer's messages at once) holds it now and keeps it
-        count += _enqueue(
+        count += step_enqueue(
             job_order_id=job_order_id,
             step=step,
-            where=Q(dispatch_id=old_dispatch, held_by=holder, held_at=held_at),
+            match=Q(status=JobOrder.Status.PENDING, step=step)
+            & Q(dispatch_id=old_dispatch, held_by=holder, held_at=held_at),
         )
     WorkerHeartbeat.objects.filter(seen_at__lt=Now() - dead_after).delete()
     if count:
@@ -538,8 +430,10 @@ def stuck_job_orders_redispatch(*, older_than: dt.timedelta | None = None, limit
     count = 0
     for job_order_id, step, old_dispatch in stuck:
         same_message = Q(dispatch_id=old_dispatch) if old_dispatch else Q(dispatch_id__isnull=True)
-        count += _enqueue(
-            job_order_id=job_order_id, step=step, where=Q(step_started_at__lt=cutoff) & same_message
+        count += step_enqueue(
+            job_order_id=job_order_id,
+            step=step,
+            match=Q(status=JobOrder.Status.PENDING, step=step, step_started_at__lt=cutoff) & same_message,
         )
     if count:
         logger.warning("re-dispatched %d stuck order(s)", count)

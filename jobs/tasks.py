@@ -1,9 +1,9 @@
 """Celery tasks: thin. Each takes ids, calls one service, and owns its retry policy.
 
-Every pipeline step is its own task (so a slow capture does not hold a PDF render, and each
-step is retried on its own). Transient faults retry with exponential backoff and full jitter;
-when the retries run out, on a permanent fault or when a step runs out of time, the order
-fails with an honest message (after numbering: see services.step_give_up).
+Every pipeline step is its own task (one per entry of jobs.pipeline.PIPELINE). Transient
+faults retry with exponential backoff and full jitter; when the retries run out, on a
+permanent fault or when a step runs out of time, the order fails as the step's entry says
+(jobs.pipeline.GiveUp, applied by services.step_give_up).
 """
 
 from __future__ import annotations
@@ -23,18 +23,16 @@ from core.retrying import (
     retry_or_give_up,
     time_limit_text,
 )
-from invoicing.services import EmailSentUnrecorded
+from invoicing.deliveries import EmailSentUnrecorded
 from invoicing.tasks import email_sent_record_later
 from jobs import services
-from jobs.models import JobOrder
+from jobs.pipeline import PIPELINE, step_label
 
 logger = logging.getLogger(__name__)
 
-STEP_LABELS = dict(JobOrder.Step.choices)
-
 
 def _run_step(task: Task, job_order_id: int, step: str) -> str:
-    label = STEP_LABELS.get(step, step)
+    label = step_label(step)
 
     def fail(reason: str) -> str:
         # failing the order is a write too: a lost connection re-queues the task (core.retrying)
@@ -96,23 +94,8 @@ def _step_task(step: str) -> Any:
     return run
 
 
-step_validate = _step_task(JobOrder.Step.VALIDATE)
-step_recalculate = _step_task(JobOrder.Step.RECALCULATE)
-step_capture = _step_task(JobOrder.Step.CAPTURE)
-step_issue = _step_task(JobOrder.Step.ISSUE)
-step_render = _step_task(JobOrder.Step.RENDER)
-step_email = _step_task(JobOrder.Step.EMAIL)
-step_finish = _step_task(JobOrder.Step.FINISH)
-
-STEP_TASKS: dict[str, Any] = {
-    JobOrder.Step.VALIDATE: step_validate,
-    JobOrder.Step.RECALCULATE: step_recalculate,
-    JobOrder.Step.CAPTURE: step_capture,
-    JobOrder.Step.ISSUE: step_issue,
-    JobOrder.Step.RENDER: step_render,
-    JobOrder.Step.EMAIL: step_email,
-    JobOrder.Step.FINISH: step_finish,
-}
+# One task per step of the pipeline table, named invoice.step.<step>.
+STEP_TASKS: dict[str, Any] = {entry.name: _step_task(entry.name) for entry in PIPELINE}
 
 
 @shared_task(bind=True, name="invoice.start_job", max_retries=None)

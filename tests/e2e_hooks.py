@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import time
 
-from jobs import services
+from jobs import pipeline
 
 _spec = os.environ.get("INVOICE_TEST_SLOW_STEP", "")
 if _spec:
     _step, _, _seconds = _spec.partition(":")
-    _original = services.STEP_SERVICES[_step]
+    _original = pipeline.STEP_SERVICES[_step]
 
     def _slow(job_order, _original=_original):
         marker = os.path.join(
@@ -25,7 +25,7 @@ if _spec:
         time.sleep(float(_seconds or 5))
         return _original(job_order)
 
-    services.STEP_SERVICES[_step] = _slow
+    pipeline.STEP_SERVICES[_step] = _slow
 
 # INVOICE_TEST_FAKE_EMPORIX=<log file>: this worker talks to a fake Emporix (the HTTP boundary
 # mocked with `responses`, as in the in-process tests); every call is logged to that file.

@@ -20,13 +20,13 @@ from invoicing.models import EmailDelivery, Invoice
 from jobs.models import InvoiceJob, JobOrder
 from tenants.models import Tenant
 from tests import factories
-from tests.workers import wait_for_job
 from tests.invariants import assert_invariants, mailed_invoice_numbers
 from tests.invoicing.test_email_truth import (
     sent_write_failures_install,
     sent_write_failures_remove,
     sent_write_failures_used,
 )
+from tests.workers import wait_for_job
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

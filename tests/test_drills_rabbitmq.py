@@ -21,8 +21,8 @@ from integrations.models import GatewayCapture
 from invoicing.models import EmailDelivery, Invoice
 from jobs.models import JobOrder
 from tests import factories
-from tests.workers import REPO, wait_for_job
 from tests.invariants import assert_invariants, mailed_invoice_numbers
+from tests.workers import REPO, wait_for_job
 
 RECOVERY_BOUND = 60  # seconds, from the kill until the job is DONE (issue 9)
 ORDERS = sorted(factories.DEMO_ORDERS)  # 20 orders, 9 of them paid by card

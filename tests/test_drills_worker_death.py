@@ -23,9 +23,9 @@ from invoicing.models import EmailDelivery, Invoice
 from jobs.models import InvoiceJob, JobOrder, WorkerHeartbeat
 from jobs.schedules import periodic_tasks_sync
 from tests import factories
-from tests.workers import wait_for_job
 from tests.invariants import assert_invariants, mailed_invoice_numbers
 from tests.test_e2e_beat import BeatProcess
+from tests.workers import wait_for_job
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -22,8 +22,8 @@ from integrations.models import GatewayCapture, NumberSeries
 from invoicing.models import Invoice
 from jobs.models import JobOrder
 from tests import factories
-from tests.workers import wait_for_job
 from tests.invariants import assert_invariants
+from tests.workers import wait_for_job
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -17,8 +17,8 @@ from django.views.decorators.http import require_POST
 from console.admin.common import RERUN_STEPS_PERMISSION, ReadOnlyAdmin, money
 from console.paging import EstimatedCountPaginator
 from core.errors import PermanentError
+from invoicing.deliveries import invoice_email_resend
 from invoicing.models import EmailDelivery, Invoice, InvoiceEvent, PaymentCapture
-from invoicing.services import invoice_email_resend
 from jobs.services import invoice_resume_failed_steps, job_orders_failed_after_issue
 
 

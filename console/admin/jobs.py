@@ -351,15 +351,12 @@ class ApiClientAdmin(admin.ModelAdmin):
         permissions=["change"],  # administrators; operators only look
     )
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
-        from invoicing.services import event_record
+        from invoicing import events
 
         for client in queryset.filter(revoked_at__isnull=True).select_related("application"):
             api_client_revoke(api_client=client)
-            event_record(
-                tenant_id=client.tenant_id,
-                type="api_client_revoked",
-                actor=actor_of(request),
-                message=f"API client {client.application.client_id} revoked",
+            events.api_client_revoked(
+                tenant_id=client.tenant_id, client_id=client.application.client_id, actor=actor_of(request)
             )
         messages.success(request, "Revoked.")
 

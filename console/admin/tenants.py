@@ -13,7 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from invoicing.services import event_record
+from invoicing import events
 from tenants.models import Tenant
 
 
@@ -127,9 +127,7 @@ class TenantAdmin(admin.ModelAdmin):
             raise PermissionDenied
         tenant = get_object_or_404(Tenant, pk=tenant_id)
         actor = f"admin:{request.user.get_username()}"
-        event_record(
-            tenant_id=tenant.pk, type="automatic_run_requested", actor=actor, message="Run now requested"
-        )
+        events.automatic_run_requested(tenant=tenant, actor=actor)
         try:
             job = automatic_run_scheduled(tenant_code=tenant.code, requested_by=actor)
         except InvoiceSettingsError as exc:

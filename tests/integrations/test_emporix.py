@@ -30,8 +30,8 @@ from jobs.models import JobOrder
 from jobs.services import job_create_manual
 from tenants.models import Tenant
 from tests import factories
-from tests.pipeline import drive
 from tests.integrations import emporix_payloads as p
+from tests.pipeline import drive
 
 pytestmark = pytest.mark.django_db
 SECRET = "s3cr3t-never-logged"

@@ -24,8 +24,8 @@ from jobs.models import JobOrder
 from jobs.services import job_create_manual
 from tenants.models import Tenant
 from tests import factories
-from tests.pipeline import drive
 from tests.integrations import emporix_payloads as p
+from tests.pipeline import drive
 
 CARD = factories.CARD_ORDER  # DEMO-1001: card payment, 1 x 126.05 + 2 x 10.08 net, shipping
 

@@ -25,15 +25,15 @@ import responses
 
 from core.errors import PermanentError
 from core.outbound import OutboundError, OutboundRefused, outbound_fetch, outbound_session
-from integrations import outbound
+from core import outbound
 from integrations.emporix.adapters import EmporixOrderSource, logo_bytes, site_cache
 from integrations.emporix.client import EmporixClient, clear_token_cache
 from jobs.models import JobOrder
 from jobs.services import job_create_manual
 from tenants.models import Tenant
 from tests import factories
-from tests.pipeline import drive
 from tests.integrations import emporix_payloads as p
+from tests.pipeline import drive
 
 pytestmark = pytest.mark.django_db
 

@@ -166,7 +166,7 @@ def test_record_later_retries_until_the_database_takes_the_write(
 
 
 def test_resend_that_hits_a_failing_sent_write_ends_sent_and_mails_once(tenant, fail_sent_writes, published):
-    from invoicing.services import invoice_email_resend
+    from invoicing.deliveries import invoice_email_resend
     from invoicing.tasks import send_email_delivery
 
     row = run_until_email(tenant)
@@ -185,7 +185,7 @@ def test_resend_that_hits_a_failing_sent_write_ends_sent_and_mails_once(tenant, 
 
 @pytest.mark.django_db
 def test_resend_after_a_failed_email_updates_the_order_message(tenant):
-    from invoicing.services import invoice_email_resend
+    from invoicing.deliveries import invoice_email_resend
     from invoicing.tasks import send_email_delivery
 
     factories.orders_store(tenant, factories.INVOICE_ORDER)
@@ -209,7 +209,7 @@ def test_resend_after_a_failed_email_updates_the_order_message(tenant):
 
 @pytest.mark.django_db
 def test_a_failed_resend_does_not_change_the_order_message(tenant):
-    from invoicing.services import invoice_email_resend
+    from invoicing.deliveries import invoice_email_resend
     from invoicing.tasks import send_email_delivery
 
     factories.orders_store(tenant, factories.INVOICE_ORDER)

@@ -248,7 +248,9 @@ def test_transient_fault_retries_then_fails_with_an_honest_message(tenant):
 
 def test_unexpected_error_fails_the_order_without_leaking_details(tenant):
     factories.orders_store(tenant, factories.INVOICE_ORDER)
-    with mock.patch("invoicing.services.recalculate", side_effect=ZeroDivisionError("secret internals")):
+    with mock.patch(
+        "invoicing.steps.recalculate.recalculate", side_effect=ZeroDivisionError("secret internals")
+    ):
         job = drive(job_for(tenant, factories.INVOICE_ORDER))
 
     row = result(job, factories.INVOICE_ORDER)
@@ -324,7 +326,7 @@ def test_email_interrupted_mid_send_is_not_repeated(tenant):
 
 
 def test_every_step_is_reentrant(tenant):
-    from invoicing import services as steps
+    from invoicing.steps import capture, claim, email, issue, recalculate, render
 
     factories.orders_store(tenant, factories.CARD_ORDER)
     job = drive(job_for(tenant, factories.CARD_ORDER))
@@ -336,14 +338,14 @@ def test_every_step_is_reentrant(tenant):
     )
 
     for service in (
-        steps.invoice_claim,
-        steps.invoice_recalculate,
-        steps.payment_capture,
-        steps.invoice_issue,
-        steps.invoice_render,
-        steps.invoice_email,
+        claim.invoice_claim,
+        recalculate.invoice_recalculate,
+        capture.payment_capture,
+        issue.invoice_issue,
+        render.invoice_render,
+        email.invoice_email,
     ):
-        if service is steps.invoice_claim:
+        if service is claim.invoice_claim:
             continue  # validation of a finished order is a new job's business (tested above)
         service(job_order=row)
 
@@ -476,7 +478,7 @@ def test_local_gateway_concurrent_captures_with_one_key_charge_once():
 
 
 def test_resend_with_the_mail_server_down_retries_then_marks_the_delivery_failed(tenant):
-    from invoicing.services import invoice_email_resend
+    from invoicing.deliveries import invoice_email_resend
     from invoicing.tasks import send_email_delivery
 
     factories.orders_store(tenant, factories.INVOICE_ORDER)
@@ -590,7 +592,7 @@ def test_soft_time_limit_before_numbering_fails_the_order_after_one_attempt(tena
     from celery.exceptions import SoftTimeLimitExceeded
 
     factories.orders_store(tenant, factories.INVOICE_ORDER)
-    with mock.patch("invoicing.services.recalculate", side_effect=SoftTimeLimitExceeded()) as recalc:
+    with mock.patch("invoicing.steps.recalculate.recalculate", side_effect=SoftTimeLimitExceeded()) as recalc:
         job = drive(job_for(tenant, factories.INVOICE_ORDER))
 
     row = result(job, factories.INVOICE_ORDER)

@@ -30,9 +30,9 @@ from jobs.schedules import automatic_task_name
 from jobs.services import job_create_manual
 from tenants.models import Tenant
 from tests import factories
-from tests.pipeline import drive
-from tests.integrations import emporix_payloads as p
 from tests.api_helpers import assert_error
+from tests.integrations import emporix_payloads as p
+from tests.pipeline import drive
 
 pytestmark = pytest.mark.django_db
 

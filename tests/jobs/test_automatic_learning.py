@@ -29,8 +29,8 @@ from jobs.automatic import automatic_job_resolve, automatic_run_scheduled, job_c
 from jobs.models import AutomaticOrderPick, InvoiceJob, JobOrder, OrderAttention
 from jobs.services import job_create_manual, job_retry_failed
 from tests import factories
-from tests.pipeline import drive
 from tests.integrations import emporix_payloads as p
+from tests.pipeline import drive
 
 pytestmark = pytest.mark.django_db
 
@@ -268,7 +268,7 @@ def test_after_an_unknown_outcome_the_same_key_is_sent_again(shop, monkeypatch):
 
 
 def test_the_amount_is_part_of_the_key(shop):
-    from invoicing.services import _idempotency_key
+    from invoicing.steps.capture import _idempotency_key
 
     invoice = mock.Mock()
     invoice.tenant.code, invoice.order_id = "acme", CARD

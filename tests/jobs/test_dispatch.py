@@ -18,9 +18,10 @@ import pytest
 from django.db import OperationalError, connection
 from django.utils import timezone
 
-from jobs import services, workers
+from jobs import pipeline, services, workers
 from jobs.models import JobOrder, WorkerHeartbeat
-from jobs.services import job_create_manual, job_orders_reconcile, step_enqueue
+from jobs.pipeline import step_enqueue
+from jobs.services import job_create_manual, job_orders_reconcile
 from jobs.tasks import STEP_TASKS, reconcile_stuck_orders
 from tests import factories
 
@@ -154,7 +155,7 @@ def test_the_worker_running_a_step_holds_it(tenant):
 
     seen: list[tuple[str, int]] = []
     with (
-        mock.patch.dict(services.STEP_SERVICES, {"validate": run_and_look}),
+        mock.patch.dict(pipeline.STEP_SERVICES, {"validate": run_and_look}),
         mock.patch("celery.app.task.Task.apply_async"),
     ):
         deliver("validate", row.pk, message_id=str(current), hostname="runner@host")

@@ -1,0 +1,30 @@
+"""What an API client reads about a finished order: the invoice, its payment and its email."""
+
+from __future__ import annotations
+
+import logging
+
+from core.money import round_money
+from invoicing.models import EmailDelivery, Invoice, PaymentCapture
+from invoicing.steps.capture import _money
+
+logger = logging.getLogger(__name__)
+
+
+def invoice_summary(invoice: Invoice) -> str:
+    """The SUCCESS message an API client reads."""
+    capture = PaymentCapture.objects.filter(tenant=invoice.tenant_id, order_id=invoice.order_id).first()
+    gross = round_money(invoice.gross_total or 0, invoice.currency or "EUR")
+    parts = [f"Invoice {invoice.number} created ({gross} {invoice.currency})."]
+    if capture and capture.status == PaymentCapture.Status.CAPTURED:
+        parts.append(f"Payment of {_money(capture)} captured.")
+    # The latest delivery that reached the customer (a resend after a failure), else the first.
+    sent = invoice.deliveries.filter(status=EmailDelivery.Status.SENT).order_by("-sent_at", "-pk").first()
+    delivery = sent or invoice.deliveries.filter(kind="invoice").first()
+    if delivery is None:
+        parts.append("No email sent: the order has no customer email address.")
+    elif delivery.status == EmailDelivery.Status.SENT:
+        parts.append(f"Emailed to {delivery.recipient}.")
+    else:
+        parts.append(f"Email to {delivery.recipient} FAILED: {delivery.error}")
+    return " ".join(parts)
