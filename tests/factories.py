@@ -1,4 +1,9 @@
-"""Builders for test data: tenants, API clients with tokens, stored orders, jobs."""
+"""Builders for test data: tenants, API clients with tokens, stored orders, jobs.
+
+Plain functions over the services (tenant_create, api_client_create, stored_order_upsert), not
+model factories: data built here is validated and stored the way the API and the console store
+it (full_clean, the encrypted Emporix secret, the hashed client secret, the number series).
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,12 @@ from oauth2_provider.models import get_access_token_model
 
 from integrations.local.demo import demo_sales_orders
 from integrations.models import GatewayTransaction
-from integrations.services import stored_order_upsert
-from invoicing.models import Tenant
-from invoicing.tenants import number_series_ensure, tenant_create
+from integrations.services import number_series_ensure
+from invoicing.order_store import stored_order_upsert
 from jobs.clients import ALL_SCOPES, api_client_create
 from jobs.models import ApiClient
+from tenants.models import Tenant
+from tenants.services import tenant_create
 
 DEMO_ORDERS = {order["id"]: order for order in demo_sales_orders()}
 DEMO_LOGO_BYTES = (

@@ -23,9 +23,9 @@ import pytest
 import requests
 import responses
 
+from core import outbound
 from core.errors import PermanentError
 from core.outbound import OutboundError, OutboundRefused, outbound_fetch, outbound_session
-from core import outbound
 from integrations.emporix.adapters import EmporixOrderSource, logo_bytes, site_cache
 from integrations.emporix.client import EmporixClient, clear_token_cache
 from jobs.models import JobOrder

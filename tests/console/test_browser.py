@@ -28,7 +28,8 @@ from jobs.models import InvoiceJob, JobOrder
 from jobs.roles import OPERATORS, roles_ensure
 from jobs.services import job_create_manual
 from tests import factories
-from tests.conftest import REPO, drive
+from tests.pipeline import drive
+from tests.workers import REPO
 
 ARTIFACTS = REPO / "test-artifacts" / "console"
 CHROMIUM_ARGS = [
@@ -61,6 +62,9 @@ class Console:
 @pytest.fixture
 def console(transactional_db: Any) -> Iterator[Console]:
     """An operator, and a finished job of two orders: one invoiced, one whose capture was declined.
+
+    Replaces the package's `console` here: the live server's thread must see committed rows,
+    not the rolled-back module data of tests/console/conftest.py.
 
     Nothing is published to the broker (no worker runs here): the test drives the job in
     process, and the live server's retry only has to create the new job.

@@ -10,13 +10,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from invoicing.models import InvoiceEvent, OrderAttention
-from jobs.models import InvoiceJob, JobOrder
+from invoicing.models import InvoiceEvent
+from jobs.models import InvoiceJob, JobOrder, OrderAttention
 from jobs.roles import OPERATORS
 
 pytestmark = pytest.mark.django_db
 
-LIST = "admin:invoicing_orderattention_changelist"
+LIST = "admin:jobs_orderattention_changelist"
 
 
 @pytest.fixture
@@ -104,9 +104,9 @@ def test_retry_now_needs_the_retry_permission(waiting):
 
 def test_the_list_is_read_only(waiting):
     administrator = login("ada", group="Administrators")
-    assert administrator.get(reverse("admin:invoicing_orderattention_add")).status_code == 403
+    assert administrator.get(reverse("admin:jobs_orderattention_add")).status_code == 403
     response = administrator.post(
-        reverse("admin:invoicing_orderattention_delete", args=[waiting[0].pk]), {"post": "yes"}
+        reverse("admin:jobs_orderattention_delete", args=[waiting[0].pk]), {"post": "yes"}
     )
     assert response.status_code == 403
     assert OrderAttention.objects.count() == 2

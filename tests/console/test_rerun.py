@@ -8,8 +8,6 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from django.contrib.auth.models import Group, User
-from django.contrib.messages import get_messages
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
@@ -21,7 +19,8 @@ from jobs.roles import ADMINISTRATORS, OPERATORS
 from jobs.services import job_create_manual
 from jobs.tasks import STEP_TASKS
 from tests import factories
-from tests.conftest import drive
+from tests.console.helpers import messages_of, user_make
+from tests.pipeline import drive
 
 pytestmark = pytest.mark.django_db
 
@@ -34,13 +33,6 @@ class Scene:
     job: InvoiceJob
     row: JobOrder  # BROKEN's
     invoice: Invoice  # BROKEN's, ISSUED without a PDF
-
-
-def user_make(username: str, *groups: str, **fields: Any) -> User:
-    user = User.objects.create_user(username, password="pw", is_staff=True, **fields)
-    for name in groups:
-        user.groups.add(Group.objects.get(name=name))
-    return user
 
 
 def login(username: str, *groups: str, **fields: Any) -> Client:
@@ -73,10 +65,6 @@ def job_rerun_url(scene: Scene) -> str:
 
 def invoice_rerun_url(scene: Scene) -> str:
     return reverse("admin:invoicing_invoice_rerun", args=[scene.invoice.pk])
-
-
-def messages_of(response: Any) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 def assert_completed_once(scene: Scene, tenant: Any) -> None:
