@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import transaction
 
+from core.errors import PermanentError
 from integrations.models import Configuration, NumberSeries
 from tenants.models import Tenant
 
@@ -55,3 +56,28 @@ def number_series_ensure(
     )
     series.full_clean()
     return series
+
+
+class NumberSeriesLocked(PermanentError):
+    """The change would touch what issued numbers depend on."""
+
+
+def number_series_update(*, series: NumberSeries, changes: dict[str, Any]) -> None:
+    """Write only the changed fields, under the row lock.
+
+    A plain save would write back the counter as read when the form was loaded, undoing
+    numbers issued meanwhile. Once a number is issued only maxValue may change, and not below
+    the counter (NumberSeriesLocked says why).
+    """
+    changes = {name: value for name, value in changes.items() if name != "counter"}
+    if not changes:
+        return
+    with transaction.atomic():
+        locked = NumberSeries.objects.select_for_update().get(pk=series.pk)
+        if locked.counter is not None and set(changes) - {"max_value"}:
+            raise NumberSeriesLocked("Numbers were issued meanwhile: only maxValue can change now.")
+        if locked.counter is not None and changes.get("max_value", locked.max_value) < locked.counter:
+            raise NumberSeriesLocked(
+                f"Numbers up to {locked.counter} are issued: maxValue cannot go below that."
+            )
+        NumberSeries.objects.filter(pk=series.pk).update(**changes)

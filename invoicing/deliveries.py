@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import DatabaseError, transaction
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -16,8 +16,6 @@ from core.retrying import best_effort, persist
 from invoicing import events, signals
 from invoicing.documents import from_json
 from invoicing.models import EmailDelivery, Invoice
-
-logger = logging.getLogger(__name__)
 
 
 def invoice_email_message(invoice: Invoice, *, to: str = "") -> EmailMessage:
@@ -84,6 +82,14 @@ def email_delivery_sent(*, delivery_id: int, job_order_id: int | None = None, ac
     )
 
 
+def email_deliveries_fail(deliveries: QuerySet[EmailDelivery], *, error: str) -> int:
+    """The one way a delivery is marked FAILED, with why: retries ran out, or whether the mail
+    left is unknown. One that reached the mail server (SENT) stays SENT: acceptance is a fact."""
+    return deliveries.exclude(status=EmailDelivery.Status.SENT).update(
+        status=EmailDelivery.Status.FAILED, error=error[:2000], updated_at=timezone.now()
+    )
+
+
 def email_delivery_send(
     *, delivery: EmailDelivery, job_order_id: int | None = None, actor: str = "system"
 ) -> str:
@@ -110,8 +116,8 @@ def email_delivery_send(
         error = (
             "delivery outcome unknown (the worker stopped while sending); check the mail log before resending"
         )
-        EmailDelivery.objects.filter(pk=delivery.pk, status=EmailDelivery.Status.SENDING).update(
-            status=EmailDelivery.Status.FAILED, error=error, updated_at=timezone.now()
+        email_deliveries_fail(
+            EmailDelivery.objects.filter(pk=delivery.pk, status=EmailDelivery.Status.SENDING), error=error
         )
         return f"email to {delivery.recipient} failed: {error}"
     try:

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-
-from core.money import round_money
+from core.money import money_text
 from invoicing.models import EmailDelivery, Invoice, PaymentCapture
-from invoicing.steps.capture import _money
-
-logger = logging.getLogger(__name__)
+from invoicing.steps.capture import captured_text
 
 
 def invoice_summary(invoice: Invoice) -> str:
     """The SUCCESS message an API client reads."""
     capture = PaymentCapture.objects.filter(tenant=invoice.tenant_id, order_id=invoice.order_id).first()
-    gross = round_money(invoice.gross_total or 0, invoice.currency or "EUR")
-    parts = [f"Invoice {invoice.number} created ({gross} {invoice.currency})."]
+    parts = [f"Invoice {invoice.number} created ({money_text(invoice.gross_total or 0, invoice.currency)})."]
     if capture and capture.status == PaymentCapture.Status.CAPTURED:
-        parts.append(f"Payment of {_money(capture)} captured.")
+        parts.append(f"Payment of {captured_text(capture)} captured.")
     # The latest delivery that reached the customer (a resend after a failure), else the first.
     sent = invoice.deliveries.filter(status=EmailDelivery.Status.SENT).order_by("-sent_at", "-pk").first()
     delivery = sent or invoice.deliveries.filter(kind="invoice").first()

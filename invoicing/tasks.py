@@ -12,6 +12,7 @@ from core.retrying import TRANSIENT, best_effort, persist, retry_later, retry_or
 from invoicing import signals
 from invoicing.deliveries import (
     EmailSentUnrecorded,
+    email_deliveries_fail,
     email_delivery_record_sent,
     email_delivery_send,
     email_delivery_sent,
@@ -32,13 +33,13 @@ def send_email_delivery(self: Task, delivery_id: int) -> str:
         email_sent_record_later(exc)
         return "emailed; recording it when the database is back"
     except TRANSIENT as exc:
-        return retry_or_give_up(self, exc, give_up=lambda reason: _delivery_failed(delivery_id, reason))
-
-
-def _delivery_failed(delivery_id: int, reason: str) -> None:
-    EmailDelivery.objects.filter(pk=delivery_id).exclude(status=EmailDelivery.Status.SENT).update(
-        status=EmailDelivery.Status.FAILED, error=f"Email {reason}"[:2000]
-    )
+        return retry_or_give_up(
+            self,
+            exc,
+            give_up=lambda reason: email_deliveries_fail(
+                EmailDelivery.objects.filter(pk=delivery_id), error=f"Email {reason}"
+            ),
+        )
 
 
 def email_sent_record_later(exc: EmailSentUnrecorded, *, job_order_id: int | None = None) -> None:

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from invoicing import events
 from invoicing.models import Invoice
 from jobs.models import AutomaticOrderPick, InvoiceJob, JobOrder, OrderAttention
 from tenants.models import Tenant
@@ -156,7 +157,6 @@ def order_attention_clear(*, tenant: Tenant, order_ids: Iterable[str]) -> int:
 
 def order_attention_retry(*, rows: Iterable[OrderAttention], actor: str) -> list[InvoiceJob]:
     """Retry now: clear the rows and start a MANUAL job per tenant with their orders. Audited."""
-    from invoicing import events
     from jobs.services import job_create_manual
 
     by_tenant: dict[int, list[OrderAttention]] = {}

@@ -199,6 +199,12 @@ def automatic_run_scheduled(*, tenant_code: str, requested_by: str = "schedule")
         return _job_create(tenant=tenant, query=query, requested_by=requested_by)
 
 
+def automatic_run_now(*, tenant: Tenant, actor: str) -> InvoiceJob | None:
+    """An operator's "Run now": audited as asked for, then a run like a scheduled one."""
+    events.automatic_run_requested(tenant=tenant, actor=actor)
+    return automatic_run_scheduled(tenant_code=tenant.code, requested_by=actor)
+
+
 # --- finding the orders -------------------------------------------------------------------------------
 def automatic_job_resolve(*, job_id: str, page_size: int | None = None) -> int:
     """Page through the job's orders from its cursor; returns how many orders were added."""

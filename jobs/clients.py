@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
+from invoicing import events
 from jobs.api.hashers import client_secret_hash
 from jobs.models import ApiClient
 from tenants.models import Tenant
@@ -96,10 +97,14 @@ def application_secret_rehash(*, stored: str, secret: str) -> None:
     )
 
 
-def api_client_revoke(*, api_client: ApiClient) -> None:
+def api_client_revoke(*, api_client: ApiClient, actor: str = "system") -> None:
+    """Its tokens stop working at once; the audit trail keeps who had access, and who revoked it."""
     from oauth2_provider.models import get_access_token_model
 
     with transaction.atomic():
         api_client.revoked_at = timezone.now()
         api_client.save(update_fields=["revoked_at"])
         get_access_token_model().objects.filter(application=api_client.application).delete()
+        events.api_client_revoked(
+            tenant_id=api_client.tenant_id, client_id=api_client.application.client_id, actor=actor
+        )

@@ -10,6 +10,9 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length
 
+from core.credentials import decrypt_secret, encrypt_secret
+from core.outbound import base_url_problem
+
 TENANT_CODE_PATTERN = r"^[a-z][a-z0-9]+$"
 tenant_code_validator = RegexValidator(
     TENANT_CODE_PATTERN, "A tenant code is lowercase letters and digits, starting with a letter."
@@ -110,22 +113,16 @@ class Tenant(models.Model):
             if missing:
                 raise ValidationError(missing)
             # https only, no internal addresses (SSRF); the client checks again per request
-            from core.outbound import base_url_problem
-
             problem = base_url_problem(self.emporix_base_url)
             if problem:
                 raise ValidationError({"emporix_base_url": f"The Emporix base URL {problem}."})
 
     def set_emporix_client_secret(self, secret: str) -> None:
-        from core.credentials import encrypt_secret
-
         self.emporix_client_secret_encrypted = encrypt_secret(secret)
 
     # Not named emporix_client_secret: the admin form has a write-only field of that name, and on
     # a read-only page Django would render a same-named model attribute, i.e. the secret.
     def decrypted_emporix_client_secret(self) -> str:
-        from core.credentials import decrypt_secret
-
         return decrypt_secret(self.emporix_client_secret_encrypted)
 
 

@@ -1,26 +1,17 @@
-"""What the console's screens share: read-only pages, money as shown, who acts, the site itself."""
+"""What the console's screens share: read-only pages, who acts, the site itself."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
-
-from core.money import round_money
 
 # Re-running the failed steps of an issued invoice is for Administrators, not Operators: it
 # starts work on an invoice again after someone fixed the cause (a bug, a full disk), which
 # is theirs to judge. Administrators hold the change permissions of the console, Operators
 # only view ones and their three actions (jobs.roles).
 RERUN_STEPS_PERMISSION = "jobs.change_joborder"
-
-
-def money(amount: Decimal | None, currency: str) -> str:
-    if amount is None:
-        return "-"
-    return f"{round_money(amount, currency or 'EUR'):,} {currency}"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -7,10 +7,11 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpRequest
 
 from integrations.models import Configuration, GatewayCapture, GatewayTransaction, NumberSeries, StoredOrder
+from integrations.services import NumberSeriesLocked, number_series_update
+from jobs.automatic import InvoiceSettingsError, invoice_settings_parse
 
 
 @admin.register(StoredOrder)
@@ -65,23 +66,13 @@ class NumberSeriesAdmin(admin.ModelAdmin):
         return obj is None or obj.counter is None
 
     def save_model(self, request: HttpRequest, obj: NumberSeries, form: Any, change: bool) -> None:
-        """Write only the changed fields, under the row lock: a plain save would write back the
-        counter as read when the page was loaded, undoing numbers issued meanwhile."""
         if not change:
             obj.save()
             return
-        changed = {name: getattr(obj, name) for name in form.changed_data if name != "counter"}
-        if not changed:
-            return
-        with transaction.atomic():
-            locked = NumberSeries.objects.select_for_update().get(pk=obj.pk)
-            if locked.counter is not None and set(changed) - {"max_value"}:
-                raise PermissionDenied("Numbers were issued meanwhile: only maxValue can change now.")
-            if locked.counter is not None and changed.get("max_value", locked.max_value) < locked.counter:
-                raise PermissionDenied(
-                    f"Numbers up to {locked.counter} are issued: maxValue cannot go below that."
-                )
-            NumberSeries.objects.filter(pk=obj.pk).update(**changed)
+        try:
+            number_series_update(series=obj, changes={name: getattr(obj, name) for name in form.changed_data})
+        except NumberSeriesLocked as exc:
+            raise PermissionDenied(exc.message) from exc
         obj.refresh_from_db()
 
 
@@ -114,8 +105,6 @@ class ConfigurationForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("key") == "invoiceSettings" and "value" in data:
-            from jobs.automatic import InvoiceSettingsError, invoice_settings_parse
-
             try:
                 invoice_settings_parse(data["value"])
             except InvoiceSettingsError as exc:

@@ -14,9 +14,10 @@ from django.utils.html import format_html
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
-from console.admin.common import RERUN_STEPS_PERMISSION, ReadOnlyAdmin, money
+from console.admin.common import RERUN_STEPS_PERMISSION, ReadOnlyAdmin
 from console.paging import EstimatedCountPaginator
 from core.errors import PermanentError
+from core.money import money_text
 from invoicing.deliveries import invoice_email_resend
 from invoicing.models import EmailDelivery, Invoice, InvoiceEvent, PaymentCapture
 from jobs.services import invoice_resume_failed_steps, job_orders_failed_after_issue
@@ -80,15 +81,15 @@ class InvoiceAdmin(ReadOnlyAdmin):
 
     @admin.display(description="net", ordering="net_total")
     def net(self, obj: Invoice) -> str:
-        return money(obj.net_total, obj.currency)
+        return money_text(obj.net_total, obj.currency, grouped=True)
 
     @admin.display(description="tax", ordering="tax_total")
     def tax(self, obj: Invoice) -> str:
-        return money(obj.tax_total, obj.currency)
+        return money_text(obj.tax_total, obj.currency, grouped=True)
 
     @admin.display(description="gross", ordering="gross_total")
     def gross(self, obj: Invoice) -> str:
-        return money(obj.gross_total, obj.currency)
+        return money_text(obj.gross_total, obj.currency, grouped=True)
 
     @admin.display(description="PDF checksum (SHA-256)")
     def pdf_checksum(self, obj: Invoice) -> str:

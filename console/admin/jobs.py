@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 from console.admin.common import RERUN_STEPS_PERMISSION, ReadOnlyAdmin
 from console.paging import EstimatedCountPaginator
 from invoicing.models import Invoice
+from jobs.attention import order_attention_retry
 from jobs.clients import ALL_SCOPES, UnknownScope, api_client_create, api_client_revoke, scopes_parse
 from jobs.models import ApiClient, InvoiceJob, JobOrder, OrderAttention
 from jobs.services import job_orders_failed_after_issue, job_resume_failed_after_issue, job_retry_failed
@@ -351,13 +352,8 @@ class ApiClientAdmin(admin.ModelAdmin):
         permissions=["change"],  # administrators; operators only look
     )
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiClient]) -> None:
-        from invoicing import events
-
         for client in queryset.filter(revoked_at__isnull=True).select_related("application"):
-            api_client_revoke(api_client=client)
-            events.api_client_revoked(
-                tenant_id=client.tenant_id, client_id=client.application.client_id, actor=actor_of(request)
-            )
+            api_client_revoke(api_client=client, actor=actor_of(request))
         messages.success(request, "Revoked.")
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -462,8 +458,6 @@ class OrderAttentionAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Retry now (a new job with the selected orders)", permissions=["retry"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet[OrderAttention]) -> None:
-        from jobs.attention import order_attention_retry
-
         actor = f"admin:{request.user.get_username()}"
         for job in order_attention_retry(rows=list(queryset), actor=actor):
             url = reverse("admin:jobs_invoicejob_change", args=[job.pk])

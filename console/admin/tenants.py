@@ -12,8 +12,10 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
+from django_celery_beat.models import PeriodicTask
 
-from invoicing import events
+from jobs.automatic import InvoiceSettingsError, automatic_run_now
+from jobs.schedules import automatic_task_name
 from tenants.models import Tenant
 
 
@@ -121,15 +123,12 @@ class TenantAdmin(admin.ModelAdmin):
         return FileResponse(tenant.logo.open("rb"))
 
     def run_automatic_view(self, request: HttpRequest, tenant_id: int) -> HttpResponseRedirect:
-        from jobs.automatic import InvoiceSettingsError, automatic_run_scheduled
-
         if not request.user.has_perm("jobs.run_automatic_job"):
             raise PermissionDenied
         tenant = get_object_or_404(Tenant, pk=tenant_id)
         actor = f"admin:{request.user.get_username()}"
-        events.automatic_run_requested(tenant=tenant, actor=actor)
         try:
-            job = automatic_run_scheduled(tenant_code=tenant.code, requested_by=actor)
+            job = automatic_run_now(tenant=tenant, actor=actor)
         except InvoiceSettingsError as exc:
             messages.error(request, exc.message)
             return HttpResponseRedirect(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
@@ -154,11 +153,6 @@ class TenantAdmin(admin.ModelAdmin):
 
     @admin.display(description="schedule")
     def automatic_schedule(self, obj: Tenant) -> str:
-        from django.urls import reverse
-        from django_celery_beat.models import PeriodicTask
-
-        from jobs.schedules import automatic_task_name
-
         task = (
             PeriodicTask.objects.filter(name=automatic_task_name(obj.code)).select_related("crontab").first()
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Protocol
 
 from core.errors import PermanentError
@@ -10,8 +9,6 @@ from integrations.ports import Backends
 from integrations.registry import backends_for
 from invoicing.models import Invoice
 from tenants.models import Tenant
-
-logger = logging.getLogger(__name__)
 
 
 class PipelineOrder(Protocol):

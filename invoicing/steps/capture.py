@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 from decimal import Decimal
 
 from django.utils import timezone
 
 from core.errors import PermanentError
-from core.money import round_money
+from core.money import money_text, round_money
 from integrations.ports import Order, Payment
 from invoicing import events
 from invoicing.models import Invoice, PaymentCapture
 from invoicing.steps.base import PipelineOrder, backends_of, invoice_of
-
-logger = logging.getLogger(__name__)
-
 
 # Payment methods that are paid outside the gateway: nothing to capture.
 NO_CAPTURE_METHODS = {"invoice", "cash", "cash_on_delivery", "cod", "bank_transfer", "prepayment"}
@@ -122,7 +118,7 @@ def payment_capture(*, job_order: PipelineOrder) -> str:
     if capture.status == PaymentCapture.Status.NOT_REQUIRED:
         return "no capture needed"
     if capture.status == PaymentCapture.Status.CAPTURED:
-        return f"captured {_money(capture)}"
+        return f"captured {captured_text(capture)}"
     if capture.status == PaymentCapture.Status.DECLINED:
         # declined before, for this very authorisation and amount (_plan_capture): not asked again
         raise PermanentError(
@@ -137,7 +133,7 @@ def payment_capture(*, job_order: PipelineOrder) -> str:
         status = gateway.capture_status(transaction_id=capture.transaction_id)
         if status.captured:
             _capture_done(capture, status.capture_id, "resolved: the gateway had captured it")
-            return f"captured {_money(capture)}"
+            return f"captured {captured_text(capture)}"
     else:
         # Recorded before the call: if we die inside it, the next run sees UNKNOWN and asks.
         PaymentCapture.objects.filter(pk=capture.pk).update(status=PaymentCapture.Status.UNKNOWN)
@@ -157,13 +153,16 @@ def payment_capture(*, job_order: PipelineOrder) -> str:
         )
     _capture_done(capture, result.capture_id, "")
     events.payment_captured(
-        capture=capture, capture_id=result.capture_id, amount=_money(capture), job_order_id=job_order.pk
+        capture=capture,
+        capture_id=result.capture_id,
+        amount=captured_text(capture),
+        job_order_id=job_order.pk,
     )
-    return f"captured {_money(capture)}"
+    return f"captured {captured_text(capture)}"
 
 
-def _money(capture: PaymentCapture) -> str:
-    return f"{round_money(capture.amount or 0, capture.currency)} {capture.currency}"
+def captured_text(capture: PaymentCapture) -> str:
+    return money_text(capture.amount or 0, capture.currency)
 
 
 def _capture_done(capture: PaymentCapture, capture_id: str, message: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
@@ -10,8 +9,6 @@ from django.db import IntegrityError, transaction
 from core.errors import PermanentError, TransientError
 from invoicing.models import Invoice
 from invoicing.steps.base import PipelineOrder, backends_of
-
-logger = logging.getLogger(__name__)
 
 
 def invoice_claim(*, job_order: PipelineOrder, take: Callable[[Invoice], None]) -> str:

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
-from django.utils import timezone
-
 from invoicing.deliveries import (
+    email_deliveries_fail,
     email_delivery_send,
 )
 from invoicing.models import EmailDelivery
 from invoicing.steps.base import PipelineOrder, invoice_of
-
-logger = logging.getLogger(__name__)
 
 
 def invoice_email(*, job_order: PipelineOrder) -> str:
@@ -29,7 +24,5 @@ def invoice_email(*, job_order: PipelineOrder) -> str:
 def email_give_up(*, job_order: PipelineOrder, reason: str) -> str:
     """Retries ran out: the invoice stands, the email is recorded as failed."""
     invoice = invoice_of(job_order)
-    EmailDelivery.objects.filter(invoice=invoice, kind="invoice").exclude(
-        status=EmailDelivery.Status.SENT
-    ).update(status=EmailDelivery.Status.FAILED, error=reason[:2000], updated_at=timezone.now())
+    email_deliveries_fail(EmailDelivery.objects.filter(invoice=invoice, kind="invoice"), error=reason)
     return f"email to {invoice.customer_email} failed: {reason}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -13,8 +12,6 @@ from invoicing import events
 from invoicing.documents import from_json, to_json
 from invoicing.models import Invoice, InvoiceLine, InvoiceTaxLine, PaymentCapture
 from invoicing.steps.base import PipelineOrder, backends_of, invoice_of
-
-logger = logging.getLogger(__name__)
 
 
 def invoice_issue(*, job_order: PipelineOrder) -> str:

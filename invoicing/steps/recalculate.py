@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.db import transaction
 from django.utils import timezone
 
@@ -12,8 +10,6 @@ from invoicing.models import Invoice, PaymentCapture
 from invoicing.recalculation import recalculate
 from invoicing.steps.base import PipelineOrder, backends_of, invoice_of
 from invoicing.steps.capture import capture_plan, capture_target
-
-logger = logging.getLogger(__name__)
 
 
 def invoice_recalculate(*, job_order: PipelineOrder) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -12,8 +11,6 @@ from core.errors import PermanentError
 from invoicing.documents import from_json
 from invoicing.models import Invoice
 from invoicing.steps.base import PipelineOrder, backends_of, invoice_of
-
-logger = logging.getLogger(__name__)
 
 
 def invoice_render(*, job_order: PipelineOrder) -> str:

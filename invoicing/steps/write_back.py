@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
 from invoicing.steps.base import PipelineOrder, backends_of, invoice_of
-
-logger = logging.getLogger(__name__)
 
 
 def invoice_write_back(*, job_order: PipelineOrder, document_url: str) -> str:
