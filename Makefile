@@ -26,6 +26,7 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
+	.venv/bin/lint-imports --no-cache
 
 bench: install
 	@scripts/with-test-services $(PY) -m pytest benchmarks -p no:cacheprovider -s

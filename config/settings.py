@@ -351,7 +351,7 @@ INVOICE_RECONCILE_INTERVAL = env_int("INVOICE_RECONCILE_INTERVAL", 10)
 
 # --- the invoice service ----------------------------------------------------------------------
 INVOICE_MAX_ORDER_IDS = env_int("INVOICE_MAX_ORDER_IDS", 1000)
-# Largest request body; above it the answer is 413 (config/limits.py). Django checks its own limit
+# Largest request body; above it the answer is 413 (core/limits.py). Django checks its own limit
 # lazily when a view reads the body (DRF parses JSON from request.body), so both are one number.
 INVOICE_MAX_BODY_BYTES = env_int("INVOICE_MAX_BODY_BYTES", 10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INVOICE_MAX_BODY_BYTES

@@ -6,7 +6,7 @@
   failed run (RETRY_BASE_DELAY, then 2x, 4x …); after INVOICE_AUTOMATIC_MAX_ATTEMPTS failed runs
   it waits like a permanent one.
 
-The console lists the waiting orders as "needs attention" (console.admin.invoicing.OrderAttentionAdmin).
+The console lists the waiting orders as "needs attention" (console.admin.jobs.OrderAttentionAdmin).
 """
 
 from __future__ import annotations

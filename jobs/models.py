@@ -91,7 +91,7 @@ class JobOrder(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0, help_text="tries of the current step")
     step_started_at = models.DateTimeField(null=True, blank=True)
-    # Who holds the order's current step message (jobs.services.step_enqueue): the id of the
+    # Who holds the order's current step message (jobs.pipeline.step_enqueue): the id of the
     # one valid message (its Celery task id; an older copy that the broker redelivers is
     # stale and does nothing), the worker that received or runs it, and since when (database
     # clock). The reconciler re-sends the step of an order whose holder died.
