@@ -1,13 +1,15 @@
 """Every 4xx/5xx answer of the service is an ErrorResponse {message, code, detailInfo}.
 
-`code` is the HTTP status as a string, as in the contract. Unhandled errors become a 500 with
-no stack trace in the body (it goes to the log).
+`code` is the HTTP status as a string, as in the contract. A `DomainError` (core.errors) that
+reaches an API view is answered by `exception_handler` with its own status, message and field
+errors; views raise and never catch. Unhandled errors become a 500 with no stack trace in the
+body (it goes to the log).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
 from typing import Any
 
@@ -15,11 +17,16 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 
+from core.errors import DomainError, IntegrationError
+
 logger = logging.getLogger(__name__)
 
+# What a view could not do when a dependency failed (a view says its own: `upstream_failure`).
+UPSTREAM_FAILURE = "The request could not be completed"
 
-class ApiError(exceptions.APIException):
-    """An error with a chosen status, message and detail (and optional field errors)."""
+
+class ApiError(DomainError):
+    """What a view (or the API's parser or permission) answers about the request itself."""
 
     def __init__(
         self,
@@ -28,11 +35,8 @@ class ApiError(exceptions.APIException):
         detail_info: str = "",
         errors: list[dict[str, str]] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
-        self.detail_info = detail_info
-        self.errors = errors
+        super().__init__(message, detail_info=detail_info, errors=errors)
+        self.http_status = status_code
 
 
 def error_body(status_code: int, message: str, detail_info: str = "", **extra: Any) -> dict[str, Any]:
@@ -41,6 +45,27 @@ def error_body(status_code: int, message: str, detail_info: str = "", **extra: A
 
 def error_json(status_code: int, message: str, detail_info: str = "", **extra: Any) -> JsonResponse:
     return JsonResponse(error_body(status_code, message, detail_info, **extra), status=status_code)
+
+
+def field_errors_text(errors: Iterable[Mapping[str, str]], *, blank: str = "") -> str:
+    """Field errors on one line, for detailInfo: "entries[1].amount: must be a number; ...".
+
+    `blank` names the field of an error about the whole document (field "").
+    """
+    return "; ".join(f"{error['field'] or blank}: {error['message']}" for error in errors)
+
+
+def domain_error_body(exc: DomainError, *, upstream_failure: str = UPSTREAM_FAILURE) -> dict[str, Any]:
+    """The ErrorResponse of a DomainError (see its docstring for which part goes where)."""
+    code = exc.http_status
+    if isinstance(exc, IntegrationError) and code >= 500:
+        # A dependency failed (Transient 503, Permanent 502): the answer says what could not be
+        # done, the dependency's own words are the detail.
+        message = f"{upstream_failure}; try again later." if code == 503 else f"{upstream_failure}."
+        return error_body(code, message, exc.message)
+    extra = {"errors": exc.errors} if exc.errors else {}
+    detail = exc.detail_info or field_errors_text(exc.errors)
+    return error_body(code, exc.http_message or exc.message, detail, **extra)
 
 
 def too_large_json(limit: int, setting: str = "INVOICE_MAX_BODY_BYTES") -> JsonResponse:
@@ -74,16 +99,15 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
+    """DRF's EXCEPTION_HANDLER: the one place where an error of any API view becomes its answer."""
     # Imported here: the authentication classes import this module while DRF's views module is
     # still initialising (DEFAULT_AUTHENTICATION_CLASSES), so a top-level import would be circular.
     from rest_framework.response import Response
     from rest_framework.views import exception_handler as drf_exception_handler
 
-    if isinstance(exc, ApiError):
-        extra = {"errors": exc.errors} if exc.errors is not None else {}
-        return Response(
-            error_body(exc.status_code, exc.message, exc.detail_info, **extra), status=exc.status_code
-        )
+    if isinstance(exc, DomainError):
+        upstream_failure = getattr(context.get("view"), "upstream_failure", UPSTREAM_FAILURE)
+        return Response(domain_error_body(exc, upstream_failure=upstream_failure), status=exc.http_status)
     if isinstance(exc, RequestDataTooBig):  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, read lazily
         from django.conf import settings
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
+from core.errors import DomainError
 from integrations.mapper import OrderDocumentError, sales_order_to_order
 from integrations.models import GatewayTransaction, StoredOrder
 from integrations.ports import Order
@@ -20,8 +21,11 @@ from tenants.models import Tenant
 AUTHORISED_STATUSES = {"AUTHORIZATION_SUCCESS", "AUTHORIZED"}
 
 
-class OrderAlreadyInvoiced(Exception):
-    pass
+class OrderAlreadyInvoiced(DomainError):
+    """The update would change what an issued invoice shows. Reaching a view: 409."""
+
+    http_status = 409
+    detail_info = "An issued invoice is never changed; create a credit note instead."
 
 
 def invoiced_content(order: Order) -> dict[str, Any]:

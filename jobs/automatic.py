@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.errors import DomainError
 from integrations.ports import OrderQuery
 from integrations.registry import backends_for
 from invoicing import events
@@ -44,13 +45,16 @@ SETTINGS_KEY = "invoiceSettings"
 ORDER_STATUSES = ("IN_CHECKOUT", "CREATED", "CONFIRMED", "SHIPPED", "COMPLETED", "DECLINED")
 
 
-class InvoiceSettingsError(ValueError):
-    """The settings are missing or malformed; `errors` say what, field by field."""
+class InvoiceSettingsError(DomainError, ValueError):
+    """The settings are missing or malformed; `errors` say what, field by field.
+
+    Reaching a view (an AUTOMATIC job, PUT of the settings): 400 with the fields.
+    """
+
+    http_status = 400
 
     def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.errors = errors or []
+        super().__init__(message, errors=errors)
 
 
 @dataclass(frozen=True)

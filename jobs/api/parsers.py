@@ -11,7 +11,7 @@ from typing import Any
 
 from rest_framework.parsers import JSONParser
 
-from core.http_errors import ApiError
+from core.http_errors import ApiError, field_errors_text
 from core.limits import MAX_JSON_DEPTH, json_problems
 
 
@@ -33,7 +33,7 @@ class BoundedJSONParser(JSONParser):
                 "The JSON in the request body is nested too deeply."
                 if nested
                 else "The JSON in the request body has values that cannot be stored.",
-                "; ".join(f"{p['field'] or '(body)'}: {p['message']}" for p in problems),
+                field_errors_text(problems, blank="(body)"),
                 problems,
             )
         return data

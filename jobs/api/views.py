@@ -1,6 +1,8 @@
 """The REST API: exactly the contract's two job endpoints, plus the local order store.
 
-Views are thin: check the request, call one service or selector, serialize.
+Views are thin: check the request, call one service or selector, serialize. They catch no
+errors: a DomainError (core.errors) raised anywhere below is answered by the one exception
+handler (core.http_errors.exception_handler) with its status, message and field errors.
 """
 
 from __future__ import annotations
@@ -16,16 +18,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import PermanentError, TransientError
-from core.http_errors import ApiError
-from integrations.mapper import OrderDocumentError, order_id_problem
+from core.http_errors import UPSTREAM_FAILURE, ApiError
+from integrations.mapper import order_id_problem
 from integrations.services import configuration_entry, configuration_json, configuration_set
 from invoicing import downloads
-from invoicing.order_store import OrderAlreadyInvoiced, stored_order_upsert
+from invoicing.order_store import stored_order_upsert
 from jobs import selectors
 from jobs.api.auth import TenantScopePermission
 from jobs.api.parsers import BoundedJSONParser
-from jobs.automatic import SETTINGS_KEY, InvoiceSettingsError, invoice_settings_parse, job_create_automatic
+from jobs.automatic import SETTINGS_KEY, invoice_settings_parse, job_create_automatic
 from jobs.models import InvoiceJob
 from jobs.services import job_create_manual
 from tenants.models import Tenant
@@ -113,6 +114,9 @@ class TenantAPIView(APIView):
     # malformed or not, is the same 403, so no answer tells which tenant codes exist.
     permission_classes = [TenantScopePermission]
     required_scopes: dict[str, set[str]] = {}
+    # What the view could not do when a service it calls fails (TransientError: 503 "…; try again
+    # later.", PermanentError: 502); the service's own message is the detailInfo.
+    upstream_failure = UPSTREAM_FAILURE
 
     @property
     def tenant(self) -> Tenant:
@@ -168,6 +172,8 @@ def parse_job_request(data: dict[str, Any]) -> tuple[str, list[str]]:
 class JobCollectionView(TenantAPIView):
     required_scopes = {"POST": {MANAGE}}
     parser_classes = [BoundedJSONParser]
+    # An AUTOMATIC job reads the tenant's invoiceSettings (for Emporix tenants, a service call).
+    upstream_failure = "The invoiceSettings could not be read"
 
     @extend_schema(
         operation_id="POST-invoice-create-job",
@@ -180,22 +186,10 @@ class JobCollectionView(TenantAPIView):
     def post(self, request: Request, tenant: str) -> Response:
         job_type, order_ids = parse_job_request(self.json_object(request))
         if job_type == InvoiceJob.Type.AUTOMATIC:
-            job = _automatic_job(self.tenant, requested_by=str(request.user))
+            job = job_create_automatic(tenant=self.tenant, requested_by=str(request.user))
         else:
             job = job_create_manual(tenant=self.tenant, order_ids=order_ids, requested_by=str(request.user))
         return Response({"jobId": str(job.pk)}, status=status.HTTP_201_CREATED)
-
-
-def _automatic_job(tenant: Tenant, *, requested_by: str) -> InvoiceJob:
-    try:
-        return job_create_automatic(tenant=tenant, requested_by=requested_by)
-    except InvoiceSettingsError as exc:
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
-        raise ApiError(400, exc.message, detail, exc.errors or None) from exc
-    except TransientError as exc:  # the Configuration service is down: nothing was created
-        raise ApiError(503, "The invoiceSettings could not be read; try again later.", exc.message) from exc
-    except PermanentError as exc:
-        raise ApiError(502, "The invoiceSettings could not be read.", exc.message) from exc
 
 
 class InvoiceSettingsView(TenantAPIView):
@@ -245,11 +239,7 @@ class InvoiceSettingsView(TenantAPIView):
                 "value is required.",
                 'e.g. {"key": "invoiceSettings", "value": {"threshold": "24", ...}}',
             )
-        try:
-            invoice_settings_parse(body["value"])
-        except InvoiceSettingsError as exc:
-            detail = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
-            raise ApiError(400, exc.message, detail, exc.errors or None) from exc
+        invoice_settings_parse(body["value"])
         entry = configuration_set(tenant=self.tenant, key=SETTINGS_KEY, value=body["value"])
         return Response(configuration_json(entry))
 
@@ -359,19 +349,7 @@ class OrderDocumentView(TenantAPIView):
                 409, f"Tenant '{tenant}' reads its orders from {self.tenant.backend}, not the local store."
             )
         document = self.json_object(request)
-        try:
-            _, created = stored_order_upsert(tenant=self.tenant, order_id=order_id, document=document)
-        except OrderDocumentError as exc:
-            raise ApiError(
-                400,
-                "The order document is invalid.",
-                "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors),
-                exc.errors,
-            ) from exc
-        except OrderAlreadyInvoiced as exc:
-            raise ApiError(
-                409, str(exc), "An issued invoice is never changed; create a credit note instead."
-            ) from exc
+        _, created = stored_order_upsert(tenant=self.tenant, order_id=order_id, document=document)
         return Response(
             {"orderId": order_id, "created": created},
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
