@@ -65,6 +65,9 @@ class OrderLine:
     discount_gross: Decimal = Decimal(0)
     fee_net: Decimal = Decimal(0)  # fees charged on this line
     fee_gross: Decimal = Decimal(0)
+    # The product's name per language as the order has it ((language, name) pairs, e.g.
+    # (("de", "Kaffeebecher"), ("en", "Coffee mug"))); `description` is the order's default.
+    names: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ class Order:
     delivery_window_date: dt.date | None = None  # deliveryWindow.deliveryDate (a date)
     delivery_time: dt.datetime | None = None  # mixins.deliveryTime.deliveryDate (a date-time)
     existing_invoice_number: str = ""  # mixins.invoice.invoiceNo, if the order says it is invoiced
+    legal_entity_id: str = ""  # legalEntityId: the buyer company the order was placed for (B2B)
     version: int | None = None  # metadata.version, for optimistic updates
 
 
@@ -142,6 +146,34 @@ class Seller:
     logo: bytes | None = None  # PNG or JPEG bytes; the invoice renders without one
     prices_include_tax: bool = False
     payment_terms: str = ""  # e.g. "Payable within 14 days without deduction."
+    currency: str = "EUR"  # the seller's own currency: VAT is also stated in it (Art. 230)
+
+
+# --- buyers and exchange rates ------------------------------------------------------------------
+@dataclass(frozen=True)
+class LegalEntity:
+    """The company an order was placed for (Emporix Customer Management legal entity)."""
+
+    legal_entity_id: str
+    legal_name: str  # legalInfo.legalName
+    vat_id: str = ""  # legalInfo.taxRegistrationNumber
+    country: str = ""  # legalInfo.countryOfRegistration (ISO 3166-1 alpha-2)
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    customer_number: str
+    preferred_language: str = ""  # as the customer has it: "de", "de_DE", "de-CH"
+
+
+@dataclass(frozen=True)
+class ExchangeRate:
+    """1 `source` = `rate` `target`, as published for `as_of`."""
+
+    source: str
+    target: str
+    rate: Decimal
+    as_of: dt.date
 
 
 # --- payment gateway ---------------------------------------------------------------------------
@@ -275,6 +307,37 @@ class PaymentGateway(Protocol):
     def capture_status(self, *, transaction_id: str) -> CaptureStatus: ...
 
 
+class CustomerDirectory(Protocol):
+    def get_legal_entity(self, legal_entity_id: str) -> LegalEntity | None:
+        """None when there is no such legal entity."""
+        ...
+
+    def get_customer(self, customer_number: str) -> CustomerProfile | None:
+        """None when there is no such customer."""
+        ...
+
+
+class ExchangeRates(Protocol):
+    def get_rate(self, *, source: str, target: str, on: dt.date) -> ExchangeRate | None:
+        """The rate valid on `on` (the latest published on or before it); None if none is known."""
+        ...
+
+
+class NoCustomerDirectory:
+    """Knows no buyers: the order's own data is all there is."""
+
+    def get_legal_entity(self, legal_entity_id: str) -> LegalEntity | None:
+        return None
+
+    def get_customer(self, customer_number: str) -> CustomerProfile | None:
+        return None
+
+
+class NoExchangeRates:
+    def get_rate(self, *, source: str, target: str, on: dt.date) -> ExchangeRate | None:
+        return None
+
+
 @dataclass(frozen=True)
 class Backends:
     orders: OrderSource
@@ -282,3 +345,5 @@ class Backends:
     seller: SellerSettings
     payments: PaymentGateway
     configuration: ConfigurationSource
+    customers: CustomerDirectory = field(default_factory=NoCustomerDirectory)
+    rates: ExchangeRates = field(default_factory=NoExchangeRates)

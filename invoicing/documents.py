@@ -1,5 +1,7 @@
 """The invoice as a document: everything the PDF and the email show, already rounded.
 
+Stored documents written before a field existed read back with its default (from_json).
+
 It is built by the recalculation step from an `integrations.ports.Order` and the tenant's
 `Seller`, stored as JSON on the invoice (see `to_json`/`from_json`), and rendered by
 `invoicing.pdf.render_invoice_pdf`.
@@ -27,6 +29,11 @@ class InvoiceRow:
     tax_rate: Decimal  # percent
     net: Decimal  # rounded to the currency
     sku: str = ""
+    # Gross-priced (B2C) documents print these (prices_gross): the unit price incl. VAT as the
+    # shop showed it, and the row's amount incl. VAT; quantity x unit price = amount as printed.
+    unit_gross: Decimal | None = None
+    gross: Decimal | None = None
+    vat_category: str = "S"  # EN 16931 BT-151, UNCL5305: S, Z, E, AE, K, G, O (invoicing.vat)
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,18 @@ class TaxBreakdownLine:
     net: Decimal  # the taxable base at this rate
     tax: Decimal
     gross: Decimal
+    category: str = "S"  # EN 16931 BT-118 (UNCL5305); a rate can appear once per category
+
+
+@dataclass(frozen=True)
+class ForeignCurrencyVat:
+    """Art. 230 VAT Directive: the VAT of an invoice in another currency, in the seller's own."""
+
+    currency: str  # the seller's currency
+    rate: Decimal  # 1 invoice currency = rate seller currency
+    rate_date: dt.date
+    tax_total: Decimal  # the invoice's VAT total in `currency`, rounded to it
+    source: str = ""  # where the rate came from, e.g. "Emporix currency service"
 
 
 @dataclass(frozen=True)
@@ -57,7 +76,16 @@ class InvoiceDocument:
     tax_total: Decimal
     gross_total: Decimal
     payment_note: str  # how it was or is to be paid, printed under the totals
-    language: str = "en"
+    language: str = "en"  # the customer's (invoicing.i18n.resolve_language), e.g. "de" or "de-CH"
+    # the buyer company (the order's legal entity), printed with its VAT ID (Art. 226 (4))
+    buyer_legal_name: str = ""
+    buyer_vat_id: str = ""
+    buyer_country: str = ""
+    due_date: dt.date | None = None  # from the payment terms; None when nothing is due
+    paid: bool = False  # captured: nothing is due
+    amount_due: Decimal | None = None
+    prices_gross: bool = False  # B2C: rows show unit prices and amounts incl. VAT
+    foreign_currency_vat: ForeignCurrencyVat | None = None
 
     def with_number(self, number: str, issue_date: dt.date) -> InvoiceDocument:
         return dataclasses.replace(self, number=number, issue_date=issue_date)
@@ -92,6 +120,22 @@ def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _foreign_currency_vat(data: dict[str, Any] | None) -> ForeignCurrencyVat | None:
+    if not data:
+        return None
+    return ForeignCurrencyVat(
+        currency=data["currency"],
+        rate=Decimal(data["rate"]),
+        rate_date=dt.date.fromisoformat(data["rate_date"]),
+        tax_total=Decimal(data["tax_total"]),
+        source=data.get("source", ""),
+    )
+
+
 def from_json(data: dict[str, Any], *, logo: bytes | None = None) -> InvoiceDocument:
     seller_data = dict(data["seller"])
     seller_data["address"] = _address(seller_data["address"])
@@ -118,6 +162,9 @@ def from_json(data: dict[str, Any], *, logo: bytes | None = None) -> InvoiceDocu
                 tax_rate=Decimal(r["tax_rate"]),
                 net=Decimal(r["net"]),
                 sku=r.get("sku", ""),
+                unit_gross=_decimal(r.get("unit_gross")),
+                gross=_decimal(r.get("gross")),
+                vat_category=r.get("vat_category", "S"),
             )
             for r in data["rows"]
         ),
@@ -127,6 +174,7 @@ def from_json(data: dict[str, Any], *, logo: bytes | None = None) -> InvoiceDocu
                 net=Decimal(t["net"]),
                 tax=Decimal(t["tax"]),
                 gross=Decimal(t["gross"]),
+                category=t.get("category", "S"),
             )
             for t in data["tax_breakdown"]
         ),
@@ -135,4 +183,12 @@ def from_json(data: dict[str, Any], *, logo: bytes | None = None) -> InvoiceDocu
         gross_total=Decimal(data["gross_total"]),
         payment_note=data["payment_note"],
         language=data.get("language", "en"),
+        buyer_legal_name=data.get("buyer_legal_name", ""),
+        buyer_vat_id=data.get("buyer_vat_id", ""),
+        buyer_country=data.get("buyer_country", ""),
+        due_date=_date(data.get("due_date")),
+        paid=bool(data.get("paid", False)),
+        amount_due=_decimal(data.get("amount_due")),
+        prices_gross=bool(data.get("prices_gross", False)),
+        foreign_currency_vat=_foreign_currency_vat(data.get("foreign_currency_vat")),
     )
