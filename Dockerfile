@@ -13,6 +13,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORT=8000
 
 WORKDIR /app
+# Fonts for the scripts the vendored DejaVu Sans lacks (scripts/ensure-fonts names each and its licence).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-noto-core fonts-droid-fallback fonts-ipafont-gothic fonts-nanum \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 invoice
 
 COPY requirements-prod.lock ./

@@ -248,7 +248,24 @@ AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip"
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
+# What the customer reads (PDF, email) is translated into their language (invoicing.i18n); the
+# console stays in English (no LocaleMiddleware). The catalogues live in locale/ and are kept
+# in the repo, .po and compiled .mo (README, "Languages"); these are the languages they cover.
 USE_I18N = True
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("it", "Italiano"),
+    ("es", "Español"),
+    ("nl", "Nederlands"),
+    ("pl", "Polski"),
+    ("pt", "Português"),
+    ("sv", "Svenska"),
+    ("cs", "Čeština"),
+    ("da", "Dansk"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 # --- files ----------------------------------------------------------------------------------

@@ -7,10 +7,12 @@ from invoicing.views import invoice_download
 from jobs.api.docs import OfflineRedocView
 from jobs.api.oauth import EmporixTokenView
 from jobs.api.views import (
+    CustomerDocumentView,
     InvoiceDocumentView,
     InvoiceSettingsView,
     JobCollectionView,
     JobDetailView,
+    LegalEntityDocumentView,
     OrderDocumentView,
 )
 
@@ -19,6 +21,16 @@ urlpatterns = [
     # Path parameter names as in the contract ({jobId}): drf-spectacular documents the URL's names.
     path("invoice/<str:tenant>/jobs/invoices/<str:jobId>", JobDetailView.as_view(), name="invoice-job"),
     path("invoice/<str:tenant>/orders/<str:orderId>", OrderDocumentView.as_view(), name="local-order"),
+    path(
+        "invoice/<str:tenant>/legal-entities/<str:legalEntityId>",
+        LegalEntityDocumentView.as_view(),
+        name="local-legal-entity",
+    ),
+    path(
+        "invoice/<str:tenant>/customers/<str:customerNumber>",
+        CustomerDocumentView.as_view(),
+        name="local-customer",
+    ),
     path(
         "invoice/<str:tenant>/configurations/invoiceSettings",
         InvoiceSettingsView.as_view(),

@@ -19,8 +19,9 @@ refused here, before any capture or invoice number. The bounds:
 - a line's quantity x unit price matches its price within rounding, and unit prices are not
   negative (discounts are modelled separately, from finalPrice);
 - the currency an active ISO 4217 code with a minor unit;
-- at most 5,000 entries, strings bounded, ids at most 255 characters without control
-  characters, no NUL characters anywhere;
+- at most 5,000 entries, strings bounded, ids (also `legalEntityId`) at most 255 characters
+  without control characters, no NUL characters anywhere; of a product's translations
+  (`localizedName`) the first 50 languages are read, each name bounded like `name`;
 - the customer email exactly one address.
 """
 
@@ -50,6 +51,8 @@ MAX_LINES = 5000  # the PDF of 5,000 lines renders within the task time limit
 MAX_PAYMENTS = 50
 MAX_FEES = 100
 MAX_ID_LENGTH = 255
+MAX_TRANSLATIONS = 50  # languages read from a localized map; the rest are ignored
+MAX_LANGUAGE_TAG = 35  # RFC 5646, 4.4.1: tags up to 35 characters must be supported
 MAX_EMAIL_LENGTH = 254  # RFC 5321, 4.5.3.1.3: a path is at most 256 octets including "<" and ">"
 
 # Maximum lengths of the strings the invoice uses; the database columns they end up in are at
@@ -193,13 +196,20 @@ class _Reader:
 
     def localized(self, parent: dict[str, Any], key: str, path: str, *, max_length: int) -> str:
         """A string or a localized map {"en": "...", "de": "..."}: the English text, else the first."""
+        if not isinstance(parent.get(key), dict):
+            return self.text(parent, key, path, max_length=max_length)
+        return _default_text(self.translations(parent, key, path, max_length=max_length))
+
+    def translations(self, parent: dict[str, Any], key: str, path: str, *, max_length: int) -> dict[str, str]:
+        """The texts of a localized map {"en": "...", "de": "..."} (its first MAX_TRANSLATIONS
+        languages), each checked like text(); {} when the value is not a map."""
         value = parent.get(key)
         if not isinstance(value, dict):
-            return self.text(parent, key, path, max_length=max_length)
-        texts = {
-            lang: self.text(value, lang, f"{path}.{lang}", max_length=max_length) for lang in list(value)[:50]
+            return {}
+        return {
+            lang: self.text(value, lang, f"{path}.{lang}", max_length=max_length)
+            for lang in list(value)[:MAX_TRANSLATIONS]
         }
-        return texts.get("en") or next((text for text in texts.values() if text), "")
 
     def number(
         self,
@@ -341,6 +351,50 @@ def _line_tolerance(quantity: Decimal, currency: str, rate: Decimal) -> tuple[De
     return net, net * (2 + rate / 100)
 
 
+def _default_text(texts: dict[str, str]) -> str:
+    """Of a localized map's texts: the English one, else the first that is not empty."""
+    return texts.get("en") or next((text for text in texts.values() if text), "")
+
+
+def _product_names(
+    product: dict[str, Any], path: str, reader: _Reader
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The product's name as the line's default description, and its translations.
+
+    The order spec gives an entry's product a `name` (a string; a {language: text} map where the
+    order was read without Content-Language, see `localizedValue`) and a `localizedName`
+    {language: text} map. The description is `name` (its English text if a map), else
+    `localizedName` as before. The translations are both maps together, `localizedName` winning
+    for a language both have; keys that cannot be a language code (empty, control characters,
+    longer than MAX_LANGUAGE_TAG) are left out, not refused: they only lose a translation.
+    """
+    translated: dict[str, str] = {}
+    if isinstance(product.get("name"), dict):
+        translated = reader.translations(product, "name", f"{path}.name", max_length=DESCRIPTION)
+        description = _default_text(translated)
+    else:
+        description = reader.text(product, "name", f"{path}.name", max_length=DESCRIPTION)
+    if isinstance(product.get("localizedName"), dict):
+        localized = reader.translations(
+            product, "localizedName", f"{path}.localizedName", max_length=DESCRIPTION
+        )
+        description = description or _default_text(localized)
+        translated = {
+            **localized,
+            **{lang: text for lang, text in translated.items() if not localized.get(lang)},
+        }
+    elif not description:
+        description = reader.localized(
+            product, "localizedName", f"{path}.localizedName", max_length=DESCRIPTION
+        )
+    names = tuple(
+        (lang, text)
+        for lang, text in translated.items()
+        if text and len(lang) <= MAX_LANGUAGE_TAG and lang.strip() and not _CONTROL.search(lang)
+    )
+    return description, names
+
+
 def _line(entry: Any, index: int, reader: _Reader) -> OrderLine | None:
     path = f"entries[{index}]"
     if not isinstance(entry, dict):
@@ -375,11 +429,7 @@ def _line(entry: Any, index: int, reader: _Reader) -> OrderLine | None:
             fee_net += fee_price["net"]
             fee_gross += fee_price["gross"]
     line_id = reader.ident(entry, "id", f"{path}.id")
-    description = reader.localized(product, "name", f"{path}.product.name", max_length=DESCRIPTION)
-    if not description:
-        description = reader.localized(
-            product, "localizedName", f"{path}.product.localizedName", max_length=DESCRIPTION
-        )
+    description, names = _product_names(product, f"{path}.product", reader)
     sku = (
         reader.text(product, "sku", f"{path}.product.sku", max_length=CODE, allow_int=True)
         or reader.text(product, "code", f"{path}.product.code", max_length=CODE, allow_int=True)
@@ -422,6 +472,7 @@ def _line(entry: Any, index: int, reader: _Reader) -> OrderLine | None:
         discount_gross=max(ZERO, price["gross"] + fee_gross - final["gross"]),
         fee_net=fee_net,
         fee_gross=fee_gross,
+        names=names,
     )
 
 
@@ -610,6 +661,7 @@ def sales_order_to_order(doc: Any, *, order_id: str | None = None) -> Order:
         allow_int=True,
     )
     site_code = reader.text(doc, "siteCode", "siteCode", max_length=CODE)
+    legal_entity_id = reader.ident(doc, "legalEntityId", "legalEntityId")
     existing_invoice_number = reader.text(
         invoice_mixin, "invoiceNo", "mixins.invoice.invoiceNo", max_length=CODE, allow_int=True
     )
@@ -640,6 +692,7 @@ def sales_order_to_order(doc: Any, *, order_id: str | None = None) -> Order:
         delivery_window_date=window_date,
         delivery_time=delivery_time,
         existing_invoice_number=existing_invoice_number,
+        legal_entity_id=legal_entity_id,
         version=version
         if isinstance(version, int) and not isinstance(version, bool) and 0 <= version < 2**31
         else None,

@@ -1,15 +1,20 @@
 """Storage of the local, database-backed backends (the embedded default).
 
-Orders as Emporix salesOrder documents, the invoice number series, and a payment gateway that
+Orders as Emporix salesOrder documents, buyers as Emporix legal entity and customer documents,
+exchange rates kept in the console, the invoice number series, and a payment gateway that
 records authorisations and captures and can be told to decline.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from core.money import is_invoice_currency
 from tenants.models import Tenant
 
 
@@ -38,6 +43,105 @@ class StoredOrder(models.Model):
 
     def __str__(self) -> str:
         return self.order_id
+
+
+class StoredLegalEntity(models.Model):
+    """A buyer company: an Emporix Customer Management legalEntity document, kept as given.
+
+    Orders name it in `legalEntityId`; the invoice takes the buyer's legal name, VAT ID and
+    country from `legalInfo` (integrations.buyers).
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="stored_legal_entities")
+    legal_entity_id = models.CharField(max_length=255)
+    document = models.JSONField(help_text="the Emporix Customer Management legalEntity document")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "stored legal entities"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "legal_entity_id"], name="unique_stored_legal_entity")
+        ]
+
+    def __str__(self) -> str:
+        return self.legal_entity_id
+
+
+class StoredCustomer(models.Model):
+    """A customer profile: an Emporix Customer Service customer document, kept as given.
+
+    Orders name it in `customer.id`; the invoice takes the customer's `preferredLanguage`.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="stored_customers")
+    customer_number = models.CharField(max_length=255)
+    document = models.JSONField(help_text="the Emporix Customer Service customer document")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "customer_number"], name="unique_stored_customer")
+        ]
+
+    def __str__(self) -> str:
+        return self.customer_number
+
+
+class CurrencyRate(models.Model):
+    """1 `source_currency` = `rate` `target_currency`, valid from `valid_from` until the pair's
+    next rate. Kept in the console for local tenants (Emporix tenants use its Currency service).
+
+    The invoice states its VAT also in the seller's currency with the rate of the supply date
+    (EU VAT Directive Art. 230 and 91(2)); a rate is looked up as the latest on or before it.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="currency_rates")
+    source_currency = models.CharField(max_length=3, help_text="ISO 4217 code, e.g. USD")
+    target_currency = models.CharField(max_length=3, help_text="ISO 4217 code, e.g. EUR")
+    rate = models.DecimalField(
+        max_digits=20,
+        decimal_places=10,
+        help_text="how many target units one source unit is worth, e.g. 0.91",
+    )
+    valid_from = models.DateField(help_text="the first day the rate applies")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "exchange rate"
+        ordering = ["source_currency", "target_currency", "-valid_from"]
+        constraints = [
+            # also the index of the lookup: the pair's latest rate on or before a date
+            models.UniqueConstraint(
+                fields=["tenant", "source_currency", "target_currency", "valid_from"],
+                name="unique_currency_rate_per_day",
+            ),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="currency_rate_positive"),
+            models.CheckConstraint(
+                condition=~Q(source_currency=F("target_currency")), name="currency_rate_two_currencies"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        rate = f"{self.rate.normalize():f}" if isinstance(self.rate, Decimal) else self.rate
+        return f"1 {self.source_currency} = {rate} {self.target_currency} from {self.valid_from}"
+
+    def clean(self) -> None:
+        self.source_currency = (self.source_currency or "").upper()
+        self.target_currency = (self.target_currency or "").upper()
+        errors = {
+            name: "must be an ISO 4217 currency code such as EUR"
+            for name in ("source_currency", "target_currency")
+            if getattr(self, name) and not is_invoice_currency(getattr(self, name))
+        }
+        if self.source_currency and self.source_currency == self.target_currency:
+            errors["target_currency"] = "must differ from the source currency"
+        if self.rate is not None and self.rate <= Decimal(0):
+            errors["rate"] = "must be greater than 0"
+        if errors:
+            raise ValidationError(errors)
 
 
 class Configuration(models.Model):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any, Protocol
 
 
@@ -166,6 +166,9 @@ class CustomerProfile:
     preferred_language: str = ""  # as the customer has it: "de", "de_DE", "de-CH"
 
 
+INVERSE_RATE_DIGITS = 6  # significant digits of a rate derived from its reverse (ECB: 5 or 6)
+
+
 @dataclass(frozen=True)
 class ExchangeRate:
     """1 `source` = `rate` `target`, as published for `as_of`."""
@@ -174,6 +177,16 @@ class ExchangeRate:
     target: str
     rate: Decimal
     as_of: dt.date
+
+    def inverted(self) -> ExchangeRate:
+        """The rate the other way round: 1 / rate, to INVERSE_RATE_DIGITS significant digits.
+
+        For a pair kept only one way (EUR -> USD asked as USD -> EUR); the date stays the same.
+        """
+        with localcontext() as context:
+            context.prec = INVERSE_RATE_DIGITS
+            inverse = Decimal(1) / self.rate
+        return ExchangeRate(source=self.target, target=self.source, rate=inverse, as_of=self.as_of)
 
 
 # --- payment gateway ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Writes to the local backends' own tables: configuration entries and number series."""
+"""Writes to the local backends' own tables: configuration entries, number series, buyers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 from django.db import transaction
 
 from core.errors import PermanentError
-from integrations.models import Configuration, NumberSeries
+from integrations.buyers import read_legal_entity, validate_customer
+from integrations.models import Configuration, NumberSeries, StoredCustomer, StoredLegalEntity
 from tenants.models import Tenant
 
 
@@ -81,3 +82,32 @@ def number_series_update(*, series: NumberSeries, changes: dict[str, Any]) -> No
                 f"Numbers up to {locked.counter} are issued: maxValue cannot go below that."
             )
         NumberSeries.objects.filter(pk=series.pk).update(**changes)
+
+
+def stored_legal_entity_upsert(
+    *, tenant: Tenant, legal_entity_id: str, document: dict[str, Any]
+) -> tuple[StoredLegalEntity, bool]:
+    """Validate a legalEntity document and store it as given (created: True for a new one).
+
+    Raises LegalEntityDocumentError naming every bad field. Issued invoices keep the buyer as it
+    was when they were issued, so a legal entity can always be updated.
+    """
+    read_legal_entity(document, legal_entity_id, require_legal_name=True)
+    document = {**document, "id": document.get("id") or legal_entity_id}
+    return StoredLegalEntity.objects.update_or_create(
+        tenant=tenant, legal_entity_id=legal_entity_id, defaults={"document": document}
+    )
+
+
+def stored_customer_upsert(
+    *, tenant: Tenant, customer_number: str, document: dict[str, Any]
+) -> tuple[StoredCustomer, bool]:
+    """Validate a customer document and store it as given (created: True for a new one).
+
+    Raises CustomerDocumentError naming every bad field.
+    """
+    validate_customer(document, customer_number)
+    document = {**document, "customerNumber": document.get("customerNumber") or customer_number}
+    return StoredCustomer.objects.update_or_create(
+        tenant=tenant, customer_number=customer_number, defaults={"document": document}
+    )

@@ -10,19 +10,33 @@ from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.errors import PermanentError, TransientError
 from core.retrying import best_effort, persist
 from invoicing import events, signals
 from invoicing.documents import from_json
+from invoicing.i18n import Formats, language_override
 from invoicing.models import EmailDelivery, Invoice
 
 
 def invoice_email_message(invoice: Invoice, *, to: str = "") -> EmailMessage:
+    """The invoice's email, subject and body in the document's language (the customer's)."""
     document = from_json(invoice.document)
-    context = {"invoice": invoice, "document": document, "seller": document.seller}
-    subject = f"Invoice {invoice.number} for your order {invoice.order_id}"
-    body = render_to_string("invoicing/email/invoice.txt", context)
+    formats = Formats(document.language)
+    context = {
+        "invoice": invoice,
+        "document": document,
+        "seller": document.seller,
+        "issue_date": formats.date(invoice.issue_date) if invoice.issue_date else "",
+        "total": formats.money(document.gross_total, document.currency),
+    }
+    with language_override(document.language):
+        subject = _("Invoice %(number)s for your order %(order)s") % {
+            "number": invoice.number,
+            "order": invoice.order_id,
+        }
+        body = render_to_string("invoicing/email/invoice.txt", context)
     message = EmailMessage(
         subject=subject,
         body=body,

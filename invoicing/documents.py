@@ -43,6 +43,10 @@ class TaxBreakdownLine:
     tax: Decimal
     gross: Decimal
     category: str = "S"  # EN 16931 BT-118 (UNCL5305); a rate can appear once per category
+    # The provision the category's note cites when the tenant's VAT treatments give one for the
+    # tax code (e.g. "Art. 132(1)(c) VAT Directive"); "" = the Directive article of
+    # invoicing.vat.legal_note. Pass it on: vat.legal_note(category, language, reference).
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,14 +85,21 @@ class InvoiceDocument:
     buyer_legal_name: str = ""
     buyer_vat_id: str = ""
     buyer_country: str = ""
-    due_date: dt.date | None = None  # from the payment terms; None when nothing is due
+    # From the payment days: the issue date + payment_days (with_number sets it on issuing; until
+    # then it counts from the day of the recalculation). None when nothing is due.
+    due_date: dt.date | None = None
     paid: bool = False  # captured: nothing is due
     amount_due: Decimal | None = None
     prices_gross: bool = False  # B2C: rows show unit prices and amounts incl. VAT
     foreign_currency_vat: ForeignCurrencyVat | None = None
+    payment_days: int | None = None  # the tenant's, for the due date; None when nothing is due
 
     def with_number(self, number: str, issue_date: dt.date) -> InvoiceDocument:
-        return dataclasses.replace(self, number=number, issue_date=issue_date)
+        """The issued document: its number and date, and the due date counted from that date."""
+        due_date = self.due_date
+        if self.payment_days is not None and not self.paid:
+            due_date = issue_date + dt.timedelta(days=self.payment_days)
+        return dataclasses.replace(self, number=number, issue_date=issue_date, due_date=due_date)
 
 
 # --- JSON round trip (Decimal as string, dates ISO, logo bytes left out) ------------------------
@@ -175,6 +186,7 @@ def from_json(data: dict[str, Any], *, logo: bytes | None = None) -> InvoiceDocu
                 tax=Decimal(t["tax"]),
                 gross=Decimal(t["gross"]),
                 category=t.get("category", "S"),
+                reference=t.get("reference", ""),
             )
             for t in data["tax_breakdown"]
         ),
@@ -191,4 +203,5 @@ def from_json(data: dict[str, Any], *, logo: bytes | None = None) -> InvoiceDocu
         amount_due=_decimal(data.get("amount_due")),
         prices_gross=bool(data.get("prices_gross", False)),
         foreign_currency_vat=_foreign_currency_vat(data.get("foreign_currency_vat")),
+        payment_days=data.get("payment_days"),
     )

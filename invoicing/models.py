@@ -81,6 +81,8 @@ class InvoiceLine(models.Model):
     unit_net = models.DecimalField(max_digits=18, decimal_places=3)
     tax_rate = models.DecimalField(max_digits=6, decimal_places=3)
     net = models.DecimalField(max_digits=18, decimal_places=3)
+    # EN 16931 VAT category (UNCL5305, invoicing.vat.VatCategory): S, Z, E, AE, K, G, O
+    vat_category = models.CharField(max_length=2, default="S")
 
     class Meta:
         ordering = ["invoice", "position"]
@@ -98,10 +100,16 @@ class InvoiceTaxLine(models.Model):
     net = models.DecimalField(max_digits=18, decimal_places=3)
     tax = models.DecimalField(max_digits=18, decimal_places=3)
     gross = models.DecimalField(max_digits=18, decimal_places=3)
+    # one breakdown line per rate AND category (EN 16931 BG-23): 0 % can be exempt and zero rated
+    category = models.CharField(max_length=2, default="S")
 
     class Meta:
-        ordering = ["invoice", "rate"]
-        constraints = [models.UniqueConstraint(fields=["invoice", "rate"], name="unique_invoice_tax_rate")]
+        ordering = ["invoice", "rate", "category"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "rate", "category"], name="unique_invoice_tax_rate_category"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.rate}%: {self.tax}"

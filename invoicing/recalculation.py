@@ -37,27 +37,73 @@ The result must reconcile with the order: order totals usually carry unrounded v
 keeps three decimals), so up to one minor unit per invoice row is rounding; anything larger
 means the order contradicts itself and fails before any capture, naming the order's figure and
 the recalculated one.
+
+VAT categories (invoicing.vat): every row has one (EN 16931 BT-151), and the breakdown has one
+line per rate AND category (BG-23: a 0 % rate can be K for goods and Z for something else).
+The order's own tax figures are per rate, so the comparison with the order sums the categories
+of a rate.
+
+What the invoice states besides the sums (Art. 226 VAT Directive; see vat.py for the VAT notes):
+- the buyer: the order's legal entity (legal name, VAT ID, country), else the customer's
+  company; the billing address is addressed to that company (Art. 226 (5)), never twice;
+- the supply date (Art. 226 (7)): the delivery window's date as the order has it, or the
+  delivery time's date in the SELLER's time zone (as the order date), so an order delivered
+  at 23:30 UTC on 31 March in Berlin says 1 April;
+- paid, or the amount due and the due date (the issue date + the tenant's payment days);
+- prices as the customer saw them: gross-priced (B2C) documents show unit prices and amounts
+  incl. VAT. On every row quantity x unit price = amount as printed: a unit price keeps the
+  decimals it needs for that (7 x 4.196 = 29.37, not 7 x 4.20; 33 x 0.042 = 1.39);
+- in a currency other than the seller's: the VAT total in the seller's currency, with the
+  rate used and its date (Art. 230). Art. 91(2) takes the rate "at the time VAT becomes
+  chargeable", which is the supply (Art. 63), so the rate of the supply date, else of the day
+  of the recalculation (the invoice date, as the supply date is then the invoice date). No
+  rate, no invoice: the order fails before any capture.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from core.errors import PermanentError
-from core.money import minor_unit, round_money
-from integrations.ports import Order, Seller
-from invoicing.documents import InvoiceDocument, InvoiceRow, TaxBreakdownLine
+from core.money import currency_exponent, minor_unit, round_money
+from integrations.ports import Address, ExchangeRates, LegalEntity, Order, OrderLine, Seller
+from invoicing.documents import ForeignCurrencyVat, InvoiceDocument, InvoiceRow, TaxBreakdownLine
+from invoicing.i18n import Formats, base_language, language_override, normalize_language, resolve_language
+from invoicing.vat import (
+    Parties,
+    VatTreatmentError,
+    VatTreatments,
+    country_code,
+    normalize_vat_id,
+    treatment,
+    treatment_problems,
+    vat_id_problem,
+)
+from tenants.models import DEFAULT_PAYMENT_TERMS
 
 ZERO = Decimal(0)
 PER_LINE = "per line"
 PER_RATE = "per rate"
+DEFAULT_PAYMENT_DAYS = 14
+CASH_METHODS = frozenset({"cash", "cash_on_delivery", "cod"})
+# The mapper's names for rows the order does not name (translated here, in the document's language)
+_SHIPPING, _PAYMENT_FEE = "Shipping", "Payment fee"
 
 
 class ReconciliationError(PermanentError):
     pass
+
+
+class InvoiceContentError(PermanentError):
+    """The invoice would lack something the law requires (a VAT ID, a VAT note, a rate)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +111,7 @@ class _Unit:
     """An amount the tax is rounded on when rounding per line: an order line or a charge."""
 
     rate: Decimal
+    category: str
     net: Decimal
     gross: Decimal
 
@@ -87,122 +134,187 @@ class _Calculation:
         return self.net + self.tax
 
 
+@dataclasses.dataclass(frozen=True)
+class _Rows:
+    rows: list[InvoiceRow]
+    grosses: list[Decimal]  # each row's gross, rounded
+    exact_units: list[tuple[Decimal, Decimal]]  # each row's (unit net, unit gross) as the order states
+    units: list[_Unit]
+    references: dict[tuple[Decimal, str], set[str]]  # the tenant's note references per breakdown key
+    why: dict[str, str]  # category -> how the first row of it was derived (for error messages)
+
+
 def _rate_key(rate: Decimal) -> Decimal:
     return rate.normalize() if rate else ZERO
 
 
-def _rows(order: Order) -> tuple[list[InvoiceRow], list[Decimal], list[_Unit]]:
-    """Invoice rows (rounded), each row's rounded gross, and the order's lines as tax units."""
+def _key(row: InvoiceRow) -> tuple[Decimal, str]:
+    return row.tax_rate, row.vat_category
+
+
+# --- names in the document's language ----------------------------------------------------------------
+def _line_name(line: OrderLine, number: int, languages: tuple[str, ...]) -> str:
+    """The product's name in the first of `languages` the order has it in, else its default name."""
+    names: dict[str, str] = {}
+    for language, name in line.names:
+        if name.strip():
+            names.setdefault(normalize_language(language), name)
+            names.setdefault(base_language(language), name)
+    for language in languages:
+        if names.get(language):
+            return names[language]
+    return line.description or line.sku or _("Item %(number)s") % {"number": number}
+
+
+def _charge_name(kind: str, description: str) -> str:
+    if kind == "shipping" and description in ("", _SHIPPING):
+        return _("Shipping")
+    if kind == "fee" and description in ("", _PAYMENT_FEE):
+        return _("Payment fee")
+    return description
+
+
+# --- rows ---------------------------------------------------------------------------------------------
+def _category(
+    what: str, tax_code: str, rate: Decimal, parties: Parties, treatments: VatTreatments, why: dict[str, str]
+) -> tuple[str, str]:
+    """(category, the tenant's reference) of one row; InvoiceContentError naming the row."""
+    try:
+        found = treatment(tax_code=tax_code, rate=rate, parties=parties, treatments=treatments)
+    except VatTreatmentError as exc:
+        raise InvoiceContentError(f"The VAT treatment of {what} cannot be determined: {exc}.") from exc
+    why.setdefault(found.category, found.why)
+    return found.category, found.reference
+
+
+def _rows(order: Order, parties: Parties, treatments: VatTreatments, languages: tuple[str, ...]) -> _Rows:
+    """Invoice rows (rounded, named in the document's language) with their VAT categories."""
     cur = order.currency
-    rows: list[InvoiceRow] = []
-    grosses: list[Decimal] = []
-    units: list[_Unit] = []
-    discounts: dict[Decimal, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    fees: dict[Decimal, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for line in order.lines:
+    out = _Rows([], [], [], [], defaultdict(set), {})
+    # (rate, category) -> [net, gross] of the line discounts and line fees
+    discounts: dict[tuple[Decimal, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    fees: dict[tuple[Decimal, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+
+    def add(row: InvoiceRow, gross: Decimal, exact: tuple[Decimal, Decimal], reference: str) -> None:
+        out.rows.append(row)
+        out.grosses.append(gross)
+        out.exact_units.append(exact)
+        if reference:
+            out.references[_key(row)].add(reference)
+
+    for number, line in enumerate(order.lines, start=1):
         rate = _rate_key(line.tax_rate)
-        rows.append(
-            InvoiceRow(
-                kind="item",
-                description=line.description,
-                sku=line.sku,
-                quantity=line.quantity,
-                unit_net=round_money(line.unit_net, cur),
-                tax_rate=rate,
-                net=round_money(line.net, cur),
-            )
+        name = _line_name(line, number, languages)
+        category, reference = _category(
+            f'row {number} "{name}"', line.tax_code, rate, parties, treatments, out.why
         )
-        grosses.append(round_money(line.gross, cur))
+        row = InvoiceRow(
+            kind="item",
+            description=name,
+            sku=line.sku,
+            quantity=line.quantity,
+            unit_net=round_money(line.unit_net, cur),
+            tax_rate=rate,
+            net=round_money(line.net, cur),
+            vat_category=category,
+        )
+        add(row, round_money(line.gross, cur), (line.unit_net, line.unit_gross), reference)
         # Per line, the tax is on the line's final price (after its discounts, with its fees),
         # as the order states it per entry.
-        units.append(
+        out.units.append(
             _Unit(
                 rate,
+                category,
                 round_money(line.net - line.discount_net + line.fee_net, cur),
                 round_money(line.gross - line.discount_gross + line.fee_gross, cur),
             )
         )
         if line.discount_net or line.discount_gross:
-            discounts[rate][0] += line.discount_net
-            discounts[rate][1] += line.discount_gross
+            discounts[(rate, category)][0] += line.discount_net
+            discounts[(rate, category)][1] += line.discount_gross
         if line.fee_net or line.fee_gross:
-            fees[rate][0] += line.fee_net
-            fees[rate][1] += line.fee_gross
+            fees[(rate, category)][0] += line.fee_net
+            fees[(rate, category)][1] += line.fee_gross
     for charge in order.charges:
         rate = _rate_key(charge.tax_rate)
-        net = round_money(charge.net, cur)
-        rows.append(
-            InvoiceRow(
-                kind=charge.kind,
-                description=charge.description,
-                quantity=Decimal(1),
-                unit_net=net,
-                tax_rate=rate,
-                net=net,
-            )
+        name = _charge_name(charge.kind, charge.description)
+        category, reference = _category(
+            f'the row "{name}"', charge.tax_code, rate, parties, treatments, out.why
         )
-        grosses.append(round_money(charge.gross, cur))
-        units.append(_Unit(rate, net, round_money(charge.gross, cur)))
-    for rate, (net, gross) in sorted(fees.items()):
-        rounded = round_money(net, cur)
-        rows.append(
-            InvoiceRow(
-                kind="fee",
-                description="Item fees",
-                quantity=Decimal(1),
-                unit_net=rounded,
-                tax_rate=rate,
-                net=rounded,
-            )
+        net, gross = round_money(charge.net, cur), round_money(charge.gross, cur)
+        row = InvoiceRow(
+            kind=charge.kind,
+            description=name,
+            quantity=Decimal(1),
+            unit_net=net,
+            tax_rate=rate,
+            net=net,
+            vat_category=category,
         )
-        grosses.append(round_money(gross, cur))
-    for rate, (net, gross) in sorted(discounts.items()):
-        rounded = -round_money(net, cur)
-        rows.append(
-            InvoiceRow(
-                kind="discount",
-                description=f"Discount ({rate}% VAT items)" if len(discounts) > 1 else "Discount",
-                quantity=Decimal(1),
-                unit_net=rounded,
-                tax_rate=rate,
-                net=rounded,
-            )
+        add(row, gross, (net, gross), reference)
+        out.units.append(_Unit(rate, category, net, gross))
+    for (rate, category), (net, gross) in sorted(fees.items()):
+        rounded, rounded_gross = round_money(net, cur), round_money(gross, cur)
+        row = InvoiceRow(
+            kind="fee",
+            description=_("Item fees"),
+            quantity=Decimal(1),
+            unit_net=rounded,
+            tax_rate=rate,
+            net=rounded,
+            vat_category=category,
         )
-        grosses.append(-round_money(gross, cur))
-    return rows, grosses, units
+        add(row, rounded_gross, (rounded, rounded_gross), "")
+    several = len(discounts) > 1
+    for (rate, category), (net, gross) in sorted(discounts.items()):
+        rounded, rounded_gross = -round_money(net, cur), -round_money(gross, cur)
+        description = (
+            _("Discount (items at %(rate)s VAT)") % {"rate": Formats(languages[0]).percent(rate)}
+            if several
+            else _("Discount")
+        )
+        row = InvoiceRow(
+            kind="discount",
+            description=description,
+            quantity=Decimal(1),
+            unit_net=rounded,
+            tax_rate=rate,
+            net=rounded,
+            vat_category=category,
+        )
+        add(row, rounded_gross, (rounded, rounded_gross), "")
+    return out
 
 
 def _tax_of_gross(gross: Decimal, rate: Decimal, currency: str) -> Decimal:
     return round_money(gross * rate / (100 + rate), currency)
 
 
-def _breakdown(
-    rows: list[InvoiceRow],
-    grosses: list[Decimal],
-    units: list[_Unit],
-    currency: str,
-    *,
-    gross_pricing: bool,
-    mode: str,
-) -> _Calculation:
+def _breakdown(rows: _Rows, currency: str, *, gross_pricing: bool, mode: str) -> _Calculation:
+    """One breakdown line per rate and category (EN 16931 BG-23), highest rate first."""
     out = []
-    for rate in sorted({row.tax_rate for row in rows}, reverse=True):
-        at_rate = [u for u in units if u.rate == rate]
+    keys = sorted({_key(row) for row in rows.rows}, key=lambda k: (-k[0], k[1]))
+    for rate, category in keys:
+        at_key = [u for u in rows.units if (u.rate, u.category) == (rate, category)]
+        in_key = [i for i, row in enumerate(rows.rows) if _key(row) == (rate, category)]
         if gross_pricing:
-            gross = sum((g for row, g in zip(rows, grosses, strict=True) if row.tax_rate == rate), ZERO)
+            gross = sum((rows.grosses[i] for i in in_key), ZERO)
             if mode == PER_LINE:
-                tax = sum((_tax_of_gross(u.gross, rate, currency) for u in at_rate), ZERO)
+                tax = sum((_tax_of_gross(u.gross, rate, currency) for u in at_key), ZERO)
             else:
                 tax = _tax_of_gross(gross, rate, currency)
             net = gross - tax
         else:
-            net = sum((row.net for row in rows if row.tax_rate == rate), ZERO)
+            net = sum((rows.rows[i].net for i in in_key), ZERO)
             if mode == PER_LINE:
-                tax = sum((round_money(u.net * rate / 100, currency) for u in at_rate), ZERO)
+                tax = sum((round_money(u.net * rate / 100, currency) for u in at_key), ZERO)
             else:
                 tax = round_money(net * rate / 100, currency)
             gross = net + tax
-        out.append(TaxBreakdownLine(rate=rate, net=net, tax=tax, gross=gross))
+        reference = "; ".join(sorted(rows.references.get((rate, category), ())))
+        out.append(
+            TaxBreakdownLine(rate=rate, net=net, tax=tax, gross=gross, category=category, reference=reference)
+        )
     return _Calculation(mode=mode, breakdown=tuple(out))
 
 
@@ -220,22 +332,60 @@ def _br_co_17_rejects(calculation: _Calculation) -> list[TaxBreakdownLine]:
 
 
 def _gross_priced_rows(
-    rows: list[InvoiceRow], grosses: list[Decimal], breakdown: tuple[TaxBreakdownLine, ...], currency: str
+    rows: _Rows, breakdown: tuple[TaxBreakdownLine, ...], currency: str
 ) -> list[InvoiceRow]:
-    """Row nets out of the row grosses, adding up to each rate's taxable amount (BR-S-08)."""
-    out = list(rows)
+    """Row nets out of the row grosses, adding up to each breakdown line's taxable amount (BR-S-08)."""
+    out = list(rows.rows)
     for line in breakdown:
-        positions = [i for i, row in enumerate(rows) if row.tax_rate == line.rate]
-        nets = {i: grosses[i] - _tax_of_gross(grosses[i], line.rate, currency) for i in positions}
+        positions = [i for i, row in enumerate(rows.rows) if _key(row) == (line.rate, line.category)]
+        nets = {i: rows.grosses[i] - _tax_of_gross(rows.grosses[i], line.rate, currency) for i in positions}
         # Rounding each row leaves at most half a minor unit per row: the largest row absorbs it.
         rest = line.net - sum(nets.values(), ZERO)
         if rest and positions:
             largest = max(positions, key=lambda i: abs(nets[i]))
             nets[largest] += rest
         for i in positions:
-            row = rows[i]
-            unit_net = nets[i] if row.quantity == 1 else row.unit_net
-            out[i] = dataclasses.replace(row, net=nets[i], unit_net=unit_net)
+            out[i] = dataclasses.replace(rows.rows[i], net=nets[i])
+    return out
+
+
+def unit_price(amount: Decimal, quantity: Decimal, exact: Decimal, currency: str) -> Decimal:
+    """The unit price to print so that quantity x unit price, rounded, is `amount` as printed.
+
+    The order's own unit price rounded to the currency when that works; else with as many more
+    decimals as it takes (7 x 4.196 = 29.372 -> 29.37, where 7 x 4.20 = 29.40), up to the
+    order's exact price; else (an order whose unit price does not give its amount) the amount
+    divided by the quantity, to the decimals that multiply back to it.
+    """
+    if quantity == 1:
+        return amount
+    places = currency_exponent(currency)
+    exact_places = max(places, -int(exact.as_tuple().exponent)) if exact.is_finite() else places
+    candidates = [
+        exact.quantize(Decimal(1).scaleb(-d), rounding=ROUND_HALF_UP) for d in range(places, exact_places + 1)
+    ]
+    if quantity:
+        candidates += [
+            (amount / quantity).quantize(Decimal(1).scaleb(-d), rounding=ROUND_HALF_UP)
+            for d in range(places, places + 10)
+        ]
+    for candidate in candidates:
+        if round_money(candidate * quantity, currency) == amount:
+            return candidate
+    return exact
+
+
+def _printed_units(rows: list[InvoiceRow], source: _Rows, currency: str, *, gross: bool) -> list[InvoiceRow]:
+    """Unit prices with the decimals each row needs; gross documents also get unit_gross/gross."""
+    out = []
+    for row, row_gross, (exact_net, exact_gross) in zip(
+        rows, source.grosses, source.exact_units, strict=True
+    ):
+        changes: dict[str, object] = {"unit_net": unit_price(row.net, row.quantity, exact_net, currency)}
+        if gross:
+            changes["gross"] = row_gross
+            changes["unit_gross"] = unit_price(row_gross, row.quantity, exact_gross, currency)
+        out.append(dataclasses.replace(row, **changes))  # type: ignore[arg-type]
     return out
 
 
@@ -255,7 +405,10 @@ def _figures(order: Order, calculation: _Calculation) -> list[tuple[str, Decimal
         stated: dict[Decimal, Decimal] = defaultdict(lambda: ZERO)
         for total in order.stated_tax_totals:
             stated[_rate_key(total.rate)] += total.tax
-        ours = {t.rate: t.tax for t in calculation.breakdown}
+        # the order states tax per rate; ours is per rate and category
+        ours: dict[Decimal, Decimal] = defaultdict(lambda: ZERO)
+        for line in calculation.breakdown:
+            ours[line.rate] += line.tax
         for rate in sorted(set(stated) | set(ours), reverse=True):
             figures.append(
                 (f"tax at {rate}%", ours.get(rate, ZERO), round_money(stated.get(rate, ZERO), cur))
@@ -267,7 +420,7 @@ def _distance(order: Order, calculation: _Calculation) -> tuple[bool, Decimal]:
     """How far a calculation is from the order: the gross (what is charged) first, then the rest."""
     figures = _figures(order, calculation)
     gross_differs = any(ours != theirs for label, ours, theirs in figures if label == "gross total")
-    return gross_differs, sum((abs(ours - theirs) for _, ours, theirs in figures), ZERO)
+    return gross_differs, sum((abs(ours - theirs) for _label, ours, theirs in figures), ZERO)
 
 
 def _reconcile(order: Order, calculations: list[_Calculation], rows: list[InvoiceRow]) -> _Calculation:
@@ -277,7 +430,7 @@ def _reconcile(order: Order, calculations: list[_Calculation], rows: list[Invoic
     chosen = min(admissible, key=lambda c: _distance(order, c))  # min keeps the first (per rate) on ties
     tolerance = minor_unit(cur) * max(1, len(rows))
     others = [
-        (other, {label: ours for label, ours, _ in _figures(order, other)})
+        (other, {label: ours for label, ours, _theirs in _figures(order, other)})
         for other in calculations
         if other is not chosen
     ]
@@ -304,55 +457,237 @@ def _reconcile(order: Order, calculations: list[_Calculation], rows: list[Invoic
     return chosen
 
 
-def payment_note(order: Order, seller: Seller, *, captured: bool) -> str:
-    """How the invoice is paid, as printed under the totals."""
+# --- payment -------------------------------------------------------------------------------------------
+def paid_in_cash(order: Order) -> bool:
+    return any(p.method.lower() in CASH_METHODS for p in order.payments if p.method)
+
+
+def payment_note(
+    order: Order, seller: Seller, *, captured: bool, payment_days: int = DEFAULT_PAYMENT_DAYS
+) -> str:
+    """How the invoice is paid, as printed under the totals, in the active language.
+
+    The tenant's own payment terms are printed as written; the default ones are the translated
+    sentence with the tenant's payment days.
+    """
     if captured:
-        return "Paid by card. The amount has been charged to your payment method; nothing left to pay."
-    method = next((p.method for p in order.payments if p.method), "")
-    if method.lower() in {"cash", "cash_on_delivery", "cod"}:
-        return "Paid in cash on delivery."
+        return _("Paid by card. The amount has been charged to your payment method; nothing left to pay.")
+    if paid_in_cash(order):
+        return _("Paid in cash on delivery.")
     bank = ", ".join(
         part
         for part in (f"IBAN {seller.iban}" if seller.iban else "", f"BIC {seller.bic}" if seller.bic else "")
         if part
     )
-    terms = seller.payment_terms or "Payable within 14 days of the invoice date."
-    reference = f" Please quote the invoice number as the payment reference{f' ({bank})' if bank else ''}."
-    return terms + reference
+    terms = seller.payment_terms.strip()
+    if not terms or terms == DEFAULT_PAYMENT_TERMS:
+        terms = ngettext(
+            "Payable within %(days)s day of the invoice date.",
+            "Payable within %(days)s days of the invoice date.",
+            payment_days,
+        ) % {"days": payment_days}
+    reference = (
+        _("Please quote the invoice number as the payment reference (%(bank)s).") % {"bank": bank}
+        if bank
+        else _("Please quote the invoice number as the payment reference.")
+    )
+    return f"{terms} {reference}"
 
 
-def recalculate(order: Order, seller: Seller, *, paid_by_capture: bool = False) -> InvoiceDocument:
-    """Build the invoice document of an order (without number and date) or raise ReconciliationError."""
+# --- dates, buyer, currency ----------------------------------------------------------------------------
+def supply_date(order: Order, time_zone: str) -> dt.date | None:
+    """The date of supply (Art. 226 (7)): the delivery window's date, else the delivery time's
+    date in the seller's time zone (as the order date is), else what the order says."""
+    if order.delivery_window_date is not None:
+        return order.delivery_window_date
+    if order.delivery_time is not None:
+        moment = order.delivery_time
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment.astimezone(ZoneInfo(time_zone)).date()
+    return order.delivery_date
+
+
+def _buyer(order: Order, entity: LegalEntity | None) -> tuple[str, str, str]:
+    """(legal name, VAT ID as given, country) of the buyer: the legal entity, else the order's company."""
+    billing = order.billing_address
+    name = (entity.legal_name if entity else "").strip() or order.customer.company.strip()
+    country = country_code((entity.country if entity else "") or billing.country)
+    return name, (entity.vat_id if entity else "").strip(), country
+
+
+def _addressed_to(billing: Address, company: str) -> Address:
+    """The billing address addressed to the buyer company (Art. 226 (5)), each name once."""
+    if not company:
+        return billing
+    contact = billing.contact_name
+    if contact.strip().casefold() == company.casefold():
+        contact = ""  # the company given as the contact too: printed once
+    return dataclasses.replace(billing, company_name=company, contact_name=contact)
+
+
+def _foreign_currency_vat(
+    *, order: Order, seller: Seller, tax_total: Decimal, on: dt.date, rates: ExchangeRates, source: str
+) -> ForeignCurrencyVat | None:
+    """The VAT total in the seller's currency (Art. 230), at the rate of `on` (Art. 91(2))."""
+    if not seller.currency or order.currency.upper() == seller.currency.upper() or not tax_total:
+        return None  # same currency, or no VAT to state (K, G, AE, E, Z only)
+    rate = rates.get_rate(source=order.currency, target=seller.currency, on=on)
+    if rate is None or not rate.rate or rate.rate < 0:
+        raise InvoiceContentError(
+            f"No exchange rate from {order.currency} to {seller.currency} is known for {on.isoformat()}: "
+            f"an invoice in {order.currency} must state its VAT in {seller.currency} too (Art. 230 VAT "
+            "Directive), so none is issued and nothing is captured. Add the rate (Emporix currency "
+            "service, or the console's exchange rates) and run the order again."
+        )
+    used = printable_rate(rate.rate)
+    return ForeignCurrencyVat(
+        currency=seller.currency,
+        rate=used,
+        rate_date=rate.as_of,
+        tax_total=round_money(tax_total * used, seller.currency),
+        source=source,
+    )
+
+
+def printable_rate(rate: Decimal) -> Decimal:
+    """The rate to six significant digits when it has more (a rate derived as 1 / rate has 28).
+
+    The VAT in the seller's currency is computed with the rate as printed, so a reader can
+    check it: 1 USD = 0.917431 EUR, not 0.9174311926605504587155963303.
+    """
+    places = max(6, 5 - rate.adjusted())
+    if -int(rate.as_tuple().exponent) > places:
+        return rate.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return rate
+
+
+# --- the document --------------------------------------------------------------------------------------
+def recalculate(
+    order: Order,
+    seller: Seller,
+    *,
+    paid_by_capture: bool = False,
+    buyer: LegalEntity | None = None,
+    language: str = "",
+    fallback_language: str = "",
+    treatments: VatTreatments | None = None,
+    payment_days: int = DEFAULT_PAYMENT_DAYS,
+    rates: ExchangeRates | None = None,
+    rates_source: str = "",
+    today: dt.date | None = None,
+) -> InvoiceDocument:
+    """Build the invoice document of an order (without number and date).
+
+    Raises ReconciliationError when the figures contradict the order, InvoiceContentError when
+    the invoice would lack what the law requires (a valid buyer VAT ID, the VAT IDs a category
+    needs, a treatment that agrees with the rate, an exchange rate).
+
+    - `buyer`: the order's legal entity (None: the order's own data); `language`: the document's
+      (invoicing.i18n.resolve_language; "" = the seller's); `fallback_language`: the product
+      names' next choice (the tenant's language).
+    - `rates`: where the rate of a foreign-currency invoice comes from. None leaves the
+      statement out (previews and tests); the pipeline always passes its backend's.
+    - `today`: the day of the recalculation in the seller's time zone (default: now).
+    """
     if not order.lines:
         raise ReconciliationError("The order has no entries to invoice.")
-    rows, grosses, units = _rows(order)
-    calculations = [
-        _breakdown(rows, grosses, units, order.currency, gross_pricing=seller.prices_include_tax, mode=mode)
-        for mode in (PER_RATE, PER_LINE)
-    ]
-    chosen = _reconcile(order, calculations, rows)
-    if seller.prices_include_tax:
-        rows = _gross_priced_rows(rows, grosses, chosen.breakdown, order.currency)
+    language = resolve_language(language, seller.language)
+    languages = tuple(
+        dict.fromkeys(
+            code
+            for code in (
+                language,
+                base_language(language),
+                normalize_language(fallback_language or seller.language),
+                base_language(fallback_language or seller.language),
+            )
+            if code
+        )
+    )
+    tz = ZoneInfo(seller.time_zone)
+    today = today or timezone.now().astimezone(tz).date()
+    treatments = treatments or VatTreatments()
+
+    buyer_name, given_vat_id, buyer_country = _buyer(order, buyer)
+    problem = vat_id_problem(given_vat_id, buyer_country)
+    if problem:
+        raise InvoiceContentError(
+            f"The buyer's VAT ID cannot be printed: {problem}. Correct it on the order's legal "
+            "entity; nothing was captured and no invoice was issued."
+        )
+    buyer_vat_id = normalize_vat_id(given_vat_id, buyer_country)
+    shipping_country = country_code(order.shipping_address.country) if order.shipping_address else ""
+    parties = Parties(
+        seller_country=seller.address.country,
+        buyer_country=buyer_country,
+        buyer_vat_id=buyer_vat_id,
+        destination_country=shipping_country or buyer_country,
+    )
+
+    with language_override(language):
+        rows = _rows(order, parties, treatments, languages)
+        problems = treatment_problems(
+            rows.why, buyer_vat_id=buyer_vat_id, seller_vat_id=seller.vat_id, buyer_country=buyer_country
+        )
+        if problems:
+            raise InvoiceContentError(
+                "The invoice would lack what the VAT Directive requires: " + "; ".join(problems) + "."
+            )
+        calculations = [
+            _breakdown(rows, order.currency, gross_pricing=seller.prices_include_tax, mode=mode)
+            for mode in (PER_RATE, PER_LINE)
+        ]
+        chosen = _reconcile(order, calculations, rows.rows)
+        printed = (
+            _gross_priced_rows(rows, chosen.breakdown, order.currency)
+            if seller.prices_include_tax
+            else rows.rows
+        )
+        printed = _printed_units(printed, rows, order.currency, gross=seller.prices_include_tax)
+        paid = paid_by_capture or paid_in_cash(order)
+        note = payment_note(order, seller, captured=paid_by_capture, payment_days=payment_days)
+
+    supplied = supply_date(order, seller.time_zone)
+    foreign = (
+        _foreign_currency_vat(
+            order=order,
+            seller=seller,
+            tax_total=chosen.tax,
+            on=supplied or today,
+            rates=rates,
+            source=rates_source,
+        )
+        if rates is not None
+        else None
+    )
     return InvoiceDocument(
         number="",
         issue_date=None,
         order_id=order.order_id,
-        order_date=order.created_at.astimezone(ZoneInfo(seller.time_zone)).date()
-        if order.created_at
-        else None,
-        delivery_date=order.delivery_date,
+        order_date=order.created_at.astimezone(tz).date() if order.created_at else None,
+        delivery_date=supplied,
         currency=order.currency,
         seller=seller,
         customer_id=order.customer.customer_id,
         customer_name=order.customer.name,
         customer_email=order.customer.email,
-        billing_address=order.billing_address,
+        billing_address=_addressed_to(order.billing_address, buyer_name),
         shipping_address=order.shipping_address,
-        rows=tuple(rows),
+        rows=tuple(printed),
         tax_breakdown=chosen.breakdown,
         net_total=chosen.net,
         tax_total=chosen.tax,
         gross_total=chosen.gross,
-        payment_note=payment_note(order, seller, captured=paid_by_capture),
-        language=seller.language,
+        payment_note=note,
+        language=language,
+        buyer_legal_name=buyer_name,
+        buyer_vat_id=buyer_vat_id,
+        buyer_country=buyer_country,
+        due_date=None if paid else today + dt.timedelta(days=payment_days),
+        paid=paid,
+        amount_due=round_money(0, order.currency) if paid else chosen.gross,
+        prices_gross=seller.prices_include_tax,
+        foreign_currency_vat=foreign,
+        payment_days=None if paid else payment_days,
     )

@@ -1,4 +1,5 @@
-"""Admin for the local backends: stored orders, number series, the local payment gateway."""
+"""Admin for the local backends: stored orders and buyers, exchange rates, number series, the
+local payment gateway."""
 
 from __future__ import annotations
 
@@ -9,9 +10,20 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
-from integrations.models import Configuration, GatewayCapture, GatewayTransaction, NumberSeries, StoredOrder
+from console.admin.common import ReadOnlyAdmin
+from integrations.models import (
+    Configuration,
+    CurrencyRate,
+    GatewayCapture,
+    GatewayTransaction,
+    NumberSeries,
+    StoredCustomer,
+    StoredLegalEntity,
+    StoredOrder,
+)
 from integrations.services import NumberSeriesLocked, number_series_update
 from jobs.automatic import InvoiceSettingsError, invoice_settings_parse
+from tenants.models import Tenant
 
 
 @admin.register(StoredOrder)
@@ -22,6 +34,83 @@ class StoredOrderAdmin(admin.ModelAdmin):
     list_select_related = ("tenant",)
     readonly_fields = ("tenant", "order_id", "invoice_number", "created_at", "updated_at")
     show_full_result_count = False
+
+
+def _document_value(document: Any, *path: str) -> str:
+    """A string inside a stored document, "" where the path leads nowhere."""
+    value = document
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+@admin.register(StoredLegalEntity)
+class StoredLegalEntityAdmin(ReadOnlyAdmin):
+    """Buyer companies as stored by PUT …/legal-entities/{id} and import_orders: viewed here."""
+
+    list_display = ("legal_entity_id", "tenant", "legal_name", "vat_id", "country", "updated_at")
+    list_filter = ("tenant",)
+    search_fields = ("=legal_entity_id",)
+    list_select_related = ("tenant",)
+    fields = ("tenant", "legal_entity_id", "document", "created_at", "updated_at")
+    show_full_result_count = False
+
+    @admin.display(description="legal name")
+    def legal_name(self, obj: StoredLegalEntity) -> str:
+        return _document_value(obj.document, "legalInfo", "legalName")
+
+    @admin.display(description="VAT ID")
+    def vat_id(self, obj: StoredLegalEntity) -> str:
+        return _document_value(obj.document, "legalInfo", "taxRegistrationNumber")
+
+    @admin.display(description="country")
+    def country(self, obj: StoredLegalEntity) -> str:
+        return _document_value(obj.document, "legalInfo", "countryOfRegistration")
+
+
+@admin.register(StoredCustomer)
+class StoredCustomerAdmin(ReadOnlyAdmin):
+    """Customer profiles as stored by PUT …/customers/{number} and import_orders: viewed here."""
+
+    list_display = ("customer_number", "tenant", "preferred_language", "updated_at")
+    list_filter = ("tenant",)
+    search_fields = ("=customer_number",)
+    list_select_related = ("tenant",)
+    fields = ("tenant", "customer_number", "document", "created_at", "updated_at")
+    show_full_result_count = False
+
+    @admin.display(description="preferred language")
+    def preferred_language(self, obj: StoredCustomer) -> str:
+        return _document_value(obj.document, "preferredLanguage")
+
+
+class CurrencyRateForm(forms.ModelForm):
+    class Meta:
+        model = CurrencyRate
+        fields = ("tenant", "source_currency", "target_currency", "rate", "valid_from")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        tenant = self.fields.get("tenant")
+        if isinstance(tenant, forms.ModelChoiceField):
+            # Emporix tenants take their rates from Emporix's Currency service
+            tenant.queryset = Tenant.objects.filter(backend=Tenant.Backend.LOCAL)
+            tenant.help_text = "Local tenants only: Emporix tenants use the Currency service."
+
+
+@admin.register(CurrencyRate)
+class CurrencyRateAdmin(admin.ModelAdmin):
+    """Exchange rates for local tenants: Administrators edit them, Operators view them
+    (jobs.roles). A foreign-currency invoice states its VAT also in the seller's currency with
+    the pair's latest rate on or before its supply date; a pair kept only the other way round is
+    used inverted."""
+
+    form = CurrencyRateForm
+    list_display = ("tenant", "source_currency", "target_currency", "rate", "valid_from", "updated_at")
+    list_filter = ("tenant", "source_currency", "target_currency")
+    list_select_related = ("tenant",)
+    date_hierarchy = "valid_from"
+    ordering = ("tenant", "source_currency", "target_currency", "-valid_from")
 
 
 class NumberSeriesForm(forms.ModelForm):

@@ -2,16 +2,17 @@
 
 Facts and quirks they rely on are in docs/emporix-integration.md of the shared folder; the
 paths here are the published ones (order-v2, sequential-id, site, configuration,
-payment-gateway).
+payment-gateway, customer-management, customer, currency).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import threading
 import time
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from django.conf import settings
 from core.errors import NotFound, PermanentError, TransientError
 from core.money import to_decimal
 from core.outbound import OutboundError, outbound_fetch
+from integrations.buyers import read_customer, read_legal_entity
 from integrations.emporix.client import (
     EmporixClient,
     UpstreamError,
@@ -35,6 +37,9 @@ from integrations.ports import (
     Address,
     CaptureResult,
     CaptureStatus,
+    CustomerProfile,
+    ExchangeRate,
+    LegalEntity,
     Order,
     OrderPage,
     OrderQuery,
@@ -323,6 +328,7 @@ class EmporixSellerSettings:
             logo=logo_bytes(logo_url) if logo_url else None,
             prices_include_tax=bool(site.get("includesTax", self.tenant.prices_include_tax)),
             payment_terms=self.tenant.payment_terms,
+            currency=str(site.get("currency") or self.tenant.default_currency).upper(),
         )
 
 
@@ -365,6 +371,148 @@ class EmporixConfiguration:
             return None
         body = response.json()
         return body.get("value") if isinstance(body, dict) else None
+
+
+# --- buyers -------------------------------------------------------------------------------------------
+ANONYMOUS_CUSTOMER = "ANONYMOUS"  # the order's customer.id without a customer account (order spec)
+
+
+def _json(response: requests.Response, what: str) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:  # a 200 without JSON: some proxy's page, not the service's answer
+        raise TransientError(f"{what} came without a JSON body.") from exc
+
+
+class EmporixCustomerDirectory:
+    """Legal entities from Customer Management, customers from the Customer service.
+
+    A 404 is "no such buyer" (None). A legal entity it cannot read fails the order: the invoice
+    would lack the buyer's legal name and VAT ID. A customer it may not read (403, no
+    customer.customer_read) only loses the preferred language: logged, and None.
+    """
+
+    def __init__(self, tenant: Tenant, client: EmporixClient) -> None:
+        self.tenant = tenant
+        self.client = client
+
+    def get_legal_entity(self, legal_entity_id: str) -> LegalEntity | None:
+        if not legal_entity_id:
+            return None
+        response = self.client.request(
+            "GET",
+            _path("customer-management", self.tenant.code, "legal-entities", legal_entity_id),
+            handled=(404,),
+        )
+        if response.status_code == 404:
+            return None
+        what = f"Legal entity {legal_entity_id} from the Emporix Customer Management service"
+        return read_legal_entity(_json(response, what), legal_entity_id, source="in Emporix")
+
+    def get_customer(self, customer_number: str) -> CustomerProfile | None:
+        if not customer_number or customer_number == ANONYMOUS_CUSTOMER:
+            return None
+        try:
+            response = self.client.request(
+                "GET", _path("customer", self.tenant.code, "customers", customer_number), handled=(404,)
+            )
+        except UpstreamError as exc:
+            if exc.status != 403:
+                raise
+            logger.warning(
+                "customer %s of tenant %s not readable, using the site's language: %s",
+                customer_number,
+                self.tenant.code,
+                exc,
+            )
+            return None
+        if response.status_code == 404:
+            return None
+        what = f"Customer {customer_number} from the Emporix Customer service"
+        return read_customer(_json(response, what), customer_number)
+
+
+# --- exchange rates -------------------------------------------------------------------------------------
+_DECIMAL_COMMA = re.compile(r"^\d+,\d+$")
+
+
+class EmporixExchangeRates:
+    """`GET /currency/{tenant}/exchanges/{SOURCE}_{TARGET}` (a pair's code in the Currency service).
+
+    Emporix keeps one current rate per pair, without history: it is returned whatever day is
+    asked, dated by when it was last set (`metadata.modifiedAt`, else the day asked). A pair kept
+    only the other way round is derived (1 / rate, ExchangeRate.inverted).
+    """
+
+    def __init__(self, tenant: Tenant, client: EmporixClient) -> None:
+        self.tenant = tenant
+        self.client = client
+
+    def get_rate(self, *, source: str, target: str, on: dt.date) -> ExchangeRate | None:
+        source, target = source.upper(), target.upper()
+        if source == target:
+            return ExchangeRate(source=source, target=target, rate=Decimal(1), as_of=on)
+        direct = self._exchange(source, target, on)
+        if direct is not None:
+            return direct
+        reverse = self._exchange(target, source, on)
+        return reverse.inverted() if reverse is not None else None
+
+    def _exchange(self, source: str, target: str, on: dt.date) -> ExchangeRate | None:
+        code = f"{source}_{target}"
+        response = self.client.request(
+            "GET", _path("currency", self.tenant.code, "exchanges", code), handled=(404,)
+        )
+        if response.status_code == 404:
+            return None
+        body = _json(response, f"Exchange rate {code} from the Emporix Currency service")
+        if not isinstance(body, dict):
+            raise PermanentError(f"The Emporix Currency service answered {code} without an exchange rate.")
+        for key, expected in (("sourceCurrency", source), ("targetCurrency", target)):
+            if body.get(key) not in (None, "", expected):
+                raise PermanentError(
+                    f"The Emporix Currency service answered {code} with {key} {str(body[key])[:10]!r}."
+                )
+        rate = _rate(body.get("rate"))
+        if rate is None:
+            raise PermanentError(
+                f"The Emporix Currency service has no usable rate for {code}: "
+                f"{shorten_upstream_text(str(body.get('rate')), 40)!r}."
+            )
+        modified = _modified_day(body.get("metadata"))
+        if modified is not None and modified > on:
+            logger.info(
+                "exchange rate %s of tenant %s was set after %s (on %s)", code, self.tenant.code, on, modified
+            )
+        return ExchangeRate(source=source, target=target, rate=rate, as_of=modified or on)
+
+
+def _rate(value: Any) -> Decimal | None:
+    """A rate as the Currency service writes it: a string ("0.91"; the spec also mentions a
+    decimal comma), finite and positive; None otherwise."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    text = str(value).strip()
+    if _DECIMAL_COMMA.match(text):
+        text = text.replace(",", ".")
+    try:
+        rate = to_decimal(text) if len(text) <= 40 else None
+    except (InvalidOperation, ValueError):
+        return None
+    if rate is None or not rate.is_finite() or rate <= 0:
+        return None
+    return rate
+
+
+def _modified_day(metadata: Any) -> dt.date | None:
+    value = metadata.get("modifiedAt") if isinstance(metadata, dict) else None
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).date()
 
 
 # --- payments -------------------------------------------------------------------------------------------

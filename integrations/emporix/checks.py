@@ -18,7 +18,13 @@ NEEDED_SCOPES = {
     "payment-gateway.paymenttransactions_read": "resolve captures that timed out",
     "configuration.configuration_view": "read invoiceSettings and the sender address",
 }
-OPTIONAL_SCOPES = {"order.order_update_completed": "write back onto COMPLETED orders"}
+# Needed for some orders only: check_tenant warns when they are missing.
+OPTIONAL_SCOPES = {
+    "order.order_update_completed": "write back onto COMPLETED orders",
+    "customermanagement.legalentity_read": "the buyer's legal name and VAT ID of orders with a legalEntityId",
+    "customer.customer_read": "the customer's preferredLanguage (else the site's language)",
+    "currency.currency_read": "exchange rates for invoices not in the site's currency",
+}
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ SERVICE_NAMES = {
     "site": "Emporix Site Settings service",
     "configuration": "Emporix Configuration service",
     "payment-gateway": "Emporix Payment Gateway",
+    "customer-management": "Emporix Customer Management service",
+    "customer": "Emporix Customer service",
+    "currency": "Emporix Currency service",
 }
 
 

@@ -18,8 +18,18 @@ from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from core.errors import NotFound, PermanentError
+from integrations.buyers import read_customer, read_legal_entity
 from integrations.mapper import sales_order_to_order
-from integrations.models import Configuration, GatewayCapture, GatewayTransaction, NumberSeries, StoredOrder
+from integrations.models import (
+    Configuration,
+    CurrencyRate,
+    GatewayCapture,
+    GatewayTransaction,
+    NumberSeries,
+    StoredCustomer,
+    StoredLegalEntity,
+    StoredOrder,
+)
 from integrations.numbering import builtin_placeholders, format_number, next_counter
 from integrations.ports import (
     DELIVERY_TIME_MIXIN,
@@ -27,6 +37,9 @@ from integrations.ports import (
     Address,
     CaptureResult,
     CaptureStatus,
+    CustomerProfile,
+    ExchangeRate,
+    LegalEntity,
     Order,
     OrderPage,
     OrderQuery,
@@ -216,7 +229,62 @@ class LocalSellerSettings:
             logo=tenant_logo(t),
             prices_include_tax=t.prices_include_tax,
             payment_terms=t.payment_terms,
+            currency=t.default_currency,
         )
+
+
+class LocalCustomerDirectory:
+    """Legal entities and customers stored in the Emporix shapes (PUT …/legal-entities/{id},
+    PUT …/customers/{customerNumber}, import_orders)."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+
+    def get_legal_entity(self, legal_entity_id: str) -> LegalEntity | None:
+        if not legal_entity_id:
+            return None
+        stored = StoredLegalEntity.objects.filter(tenant=self.tenant, legal_entity_id=legal_entity_id).first()
+        return None if stored is None else read_legal_entity(stored.document, legal_entity_id)
+
+    def get_customer(self, customer_number: str) -> CustomerProfile | None:
+        if not customer_number:
+            return None
+        stored = StoredCustomer.objects.filter(tenant=self.tenant, customer_number=customer_number).first()
+        return None if stored is None else read_customer(stored.document, customer_number)
+
+
+class LocalExchangeRates:
+    """Rates kept in the console (CurrencyRate): the pair's latest rate valid on or before the day.
+
+    A pair kept only the other way round is derived (1 / rate, ExchangeRate.inverted): between the
+    two directions the more recent rate wins, the pair as asked on the same day.
+    """
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+
+    def _latest(self, source: str, target: str, on: dt.date) -> CurrencyRate | None:
+        return (
+            CurrencyRate.objects.filter(
+                tenant=self.tenant, source_currency=source, target_currency=target, valid_from__lte=on
+            )
+            .order_by("-valid_from")
+            .first()
+        )
+
+    def get_rate(self, *, source: str, target: str, on: dt.date) -> ExchangeRate | None:
+        source, target = source.upper(), target.upper()
+        if source == target:
+            return ExchangeRate(source=source, target=target, rate=Decimal(1), as_of=on)
+        direct = self._latest(source, target, on)
+        reverse = self._latest(target, source, on)
+        if direct is not None and (reverse is None or direct.valid_from >= reverse.valid_from):
+            return ExchangeRate(source=source, target=target, rate=direct.rate, as_of=direct.valid_from)
+        if reverse is not None:
+            return ExchangeRate(
+                source=target, target=source, rate=reverse.rate, as_of=reverse.valid_from
+            ).inverted()
+        return None
 
 
 class LocalPaymentGateway:

@@ -61,11 +61,14 @@ def invoice_issue(*, job_order: PipelineOrder) -> str:
                 unit_net=row.unit_net,
                 tax_rate=row.tax_rate,
                 net=row.net,
+                vat_category=row.vat_category,
             )
             for index, row in enumerate(document.rows, start=1)
         )
         InvoiceTaxLine.objects.bulk_create(
-            InvoiceTaxLine(invoice=locked, rate=t.rate, net=t.net, tax=t.tax, gross=t.gross)
+            InvoiceTaxLine(
+                invoice=locked, rate=t.rate, net=t.net, tax=t.tax, gross=t.gross, category=t.category
+            )
             for t in document.tax_breakdown
         )
         events.invoice_issued(invoice=locked, job_order_id=job_order.pk)

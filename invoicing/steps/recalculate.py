@@ -1,4 +1,10 @@
-"""Step 2, recalculation: the invoice's figures from the order, and the capture they call for."""
+"""Step 2, recalculation: the invoice's figures from the order, and the capture they call for.
+
+Everything the invoice must state is settled here, before any capture (step 3) or number
+(step 4): the buyer (the order's legal entity, its VAT ID checked for form), the VAT treatment
+of every row (the tenant's `vat_treatments`), the customer's language, and for an invoice in a
+foreign currency the exchange rate. What is missing fails the order here, with nothing charged.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from invoicing.documents import to_json
+from invoicing.i18n import resolve_language
 from invoicing.models import Invoice, PaymentCapture
 from invoicing.recalculation import recalculate
 from invoicing.steps.base import PipelineOrder, backends_of, invoice_of
 from invoicing.steps.capture import capture_plan, capture_target
+from invoicing.vat import VatTreatments
+from tenants.models import Tenant
+
+RATE_SOURCES: dict[str, str] = {
+    Tenant.Backend.EMPORIX.value: "Emporix currency service",
+    Tenant.Backend.LOCAL.value: "exchange rates kept in the console",
+}
 
 
 def invoice_recalculate(*, job_order: PipelineOrder) -> str:
@@ -23,11 +37,29 @@ def invoice_recalculate(*, job_order: PipelineOrder) -> str:
     ):
         # Money moved (or may have): the figures it moved on stay as they are.
         return "kept the figures of the captured payment"
+    tenant = invoice.tenant
     backends = backends_of(job_order)
     order = backends.orders.get_order(invoice.order_id)
     seller = backends.seller.get_seller(site_code=order.site_code)
+    buyer = backends.customers.get_legal_entity(order.legal_entity_id) if order.legal_entity_id else None
+    profile = backends.customers.get_customer(order.customer.customer_id)
     payment = capture_target(order)
-    document = recalculate(order, seller, paid_by_capture=payment is not None)
+    document = recalculate(
+        order,
+        seller,
+        paid_by_capture=payment is not None,
+        buyer=buyer,
+        # the customer's language, else the site's, else the tenant's (issue 11)
+        language=resolve_language(
+            profile.preferred_language if profile else "", seller.language, tenant.default_language
+        ),
+        fallback_language=tenant.default_language,
+        # validated when saved (Tenant.clean); a value written around it fails the order here
+        treatments=VatTreatments.from_json(tenant.vat_treatments),
+        payment_days=tenant.payment_days,
+        rates=backends.rates,
+        rates_source=RATE_SOURCES.get(str(tenant.backend), ""),
+    )
     with transaction.atomic():
         Invoice.objects.filter(pk=invoice.pk, status=Invoice.Status.DRAFT).update(
             document=to_json(document),

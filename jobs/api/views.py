@@ -20,7 +20,13 @@ from rest_framework.views import APIView
 
 from core.http_errors import UPSTREAM_FAILURE, ApiError
 from integrations.mapper import order_id_problem
-from integrations.services import configuration_entry, configuration_json, configuration_set
+from integrations.services import (
+    configuration_entry,
+    configuration_json,
+    configuration_set,
+    stored_customer_upsert,
+    stored_legal_entity_upsert,
+)
 from invoicing import downloads
 from invoicing.order_store import stored_order_upsert
 from jobs import selectors
@@ -76,6 +82,16 @@ class JobStatusResponseSerializer(serializers.Serializer):
 class StoredOrderResponseSerializer(serializers.Serializer):
     orderId = serializers.CharField()
     created = serializers.BooleanField(help_text="true: a new order (201); false: an update (200).")
+
+
+class StoredLegalEntityResponseSerializer(serializers.Serializer):
+    legalEntityId = serializers.CharField()
+    created = serializers.BooleanField(help_text="true: a new legal entity (201); false: an update (200).")
+
+
+class StoredCustomerResponseSerializer(serializers.Serializer):
+    customerNumber = serializers.CharField()
+    created = serializers.BooleanField(help_text="true: a new customer (201); false: an update (200).")
 
 
 TENANT_PARAM = OpenApiParameter(
@@ -352,5 +368,99 @@ class OrderDocumentView(TenantAPIView):
         _, created = stored_order_upsert(tenant=self.tenant, order_id=order_id, document=document)
         return Response(
             {"orderId": order_id, "created": created},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class LocalBuyerView(TenantAPIView):
+    """A PUT into the local buyer store, with the order store's conventions: the id in the path
+    checked first, 409 for a tenant whose buyers live in Emporix, 201 created / 200 updated."""
+
+    required_scopes = {"PUT": {ORDER_MANAGE}}
+    parser_classes = [BoundedJSONParser]
+
+    def checked_path_id(self, name: str, value: str, emporix_service: str) -> None:
+        problem = order_id_problem(value)
+        if problem:
+            raise ApiError(400, f"The {name} in the path {problem}.", f"{name}: {problem}")
+        if self.tenant.backend != Tenant.Backend.LOCAL:
+            raise ApiError(
+                409,
+                f"Tenant '{self.tenant.code}' reads its buyers from {self.tenant.backend} "
+                f"({emporix_service}), not the local store.",
+            )
+
+
+class LegalEntityDocumentView(LocalBuyerView):
+    """PUT /invoice/{tenant}/legal-entities/{legalEntityId}: store a buyer company (legalEntity)."""
+
+    @extend_schema(
+        operation_id="PUT-invoice-local-legal-entity",
+        summary="Storing a legal entity (Customer Management legalEntity) in the local buyer store",
+        tags=["Local order store"],
+        parameters=[TENANT_PARAM, OpenApiParameter("legalEntityId", str, OpenApiParameter.PATH)],
+        request={"application/json": {
+            "type": "object",
+            "description": "An Emporix Customer Management legalEntity. legalInfo.legalName is required; "
+            "legalInfo.taxRegistrationNumber (the buyer's VAT ID) and legalInfo.countryOfRegistration "
+            "(ISO 3166-1 alpha-2) are used on the invoice; the rest is kept as given.",
+            "example": {
+                "name": "Dupont Industries",
+                "type": "COMPANY",
+                "legalInfo": {
+                    "legalName": "Dupont Industries SAS",
+                    "taxRegistrationNumber": "FR40303265045",
+                    "countryOfRegistration": "FR",
+                },
+            },
+        }},
+        responses={
+            200: StoredLegalEntityResponseSerializer,
+            201: StoredLegalEntityResponseSerializer,
+            **ERRORS,
+            409: ErrorResponseSerializer,
+        },
+    )  # fmt: skip
+    def put(self, request: Request, tenant: str, legalEntityId: str) -> Response:
+        self.checked_path_id("legalEntityId", legalEntityId, "Customer Management")
+        document = self.json_object(request)
+        _, created = stored_legal_entity_upsert(
+            tenant=self.tenant, legal_entity_id=legalEntityId, document=document
+        )
+        return Response(
+            {"legalEntityId": legalEntityId, "created": created},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class CustomerDocumentView(LocalBuyerView):
+    """PUT /invoice/{tenant}/customers/{customerNumber}: store a customer profile."""
+
+    @extend_schema(
+        operation_id="PUT-invoice-local-customer",
+        summary="Storing a customer (Customer Service customer) in the local buyer store",
+        tags=["Local order store"],
+        parameters=[TENANT_PARAM, OpenApiParameter("customerNumber", str, OpenApiParameter.PATH)],
+        request={"application/json": {
+            "type": "object",
+            "description": "An Emporix Customer Service customer. preferredLanguage (e.g. de, de_DE, de-CH) "
+            "chooses the invoice's language; the rest is kept as given. The number is the order's customer.id.",
+            "example": {"firstName": "Jürgen", "lastName": "Müller", "preferredLanguage": "de_DE"},
+        }},
+        responses={
+            200: StoredCustomerResponseSerializer,
+            201: StoredCustomerResponseSerializer,
+            **ERRORS,
+            409: ErrorResponseSerializer,
+        },
+    )  # fmt: skip
+    def put(self, request: Request, tenant: str, customerNumber: str) -> Response:
+        self.checked_path_id("customerNumber", customerNumber, "the Customer service")
+        document = self.json_object(request)
+        _, created = stored_customer_upsert(
+            tenant=self.tenant, customer_number=customerNumber, document=document
+        )
+        return Response(
+            {"customerNumber": customerNumber, "created": created},
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )

@@ -61,6 +61,10 @@ class FakeEmporix:
         self.sender = "invoices@nordlicht.example"
         self.schema_active = True
         self.scopes: tuple[str, ...] = p.DEFAULT_SCOPES  # what the API key's tokens grant
+        # Buyers and rates (issue 11): none by default, so every lookup answers 404 (None).
+        self.legal_entities: dict[str, dict[str, Any]] = {}  # id -> legalEntity document
+        self.customers: dict[str, dict[str, Any]] = {}  # customerNumber -> customer document
+        self.exchange_rates: dict[str, dict[str, Any]] = {}  # "USD_EUR" -> exchangeRateRetrieval
         self.concurrent_updates = 0  # this many PATCHes find the order changed by someone else
         self.log_path = log_path
         self._lock = threading.Lock()
@@ -100,6 +104,14 @@ class FakeEmporix:
             ),
             ("POST", rf"{b}/payment-gateway/{t}/payment/([^/]+)/capture$", "capture", self._capture),
             ("GET", rf"{b}/payment-gateway/{t}/transactions/([^/?]+)$", "get_transaction", self._transaction),
+            (
+                "GET",
+                rf"{b}/customer-management/{t}/legal-entities/([^/?]+)(\?.*)?$",
+                "get_legal_entity",
+                self._legal_entity,
+            ),
+            ("GET", rf"{b}/customer/{t}/customers/([^/?]+)(\?.*)?$", "get_customer", self._customer),
+            ("GET", rf"{b}/currency/{t}/exchanges/([^/?]+)$", "get_exchange", self._exchange),
             ("GET", re.escape(LOGO_URL) + "$", "logo", self._logo),
         ]
         for method, pattern, name, handler in routes:
@@ -217,6 +229,24 @@ class FakeEmporix:
         if done:
             return 200, p.transaction(transaction_id, captured=True, captured_amount=done[0]["amount"])
         return 200, p.transaction(transaction_id, captured=False)
+
+    def _legal_entity(self, request: requests.PreparedRequest, legal_entity_id: str) -> tuple[int, Any]:
+        found = self.legal_entities.get(legal_entity_id)
+        if found is not None:
+            return 200, found
+        return 404, {"code": 404, "status": "Not Found", "message": "The legal entity does not exist."}
+
+    def _customer(self, request: requests.PreparedRequest, number: str) -> tuple[int, Any]:
+        found = self.customers.get(number)
+        if found is not None:
+            return 200, found
+        return 404, {"status": 404, "type": "application/json", "message": "Customer not Found"}
+
+    def _exchange(self, request: requests.PreparedRequest, code: str) -> tuple[int, Any]:
+        found = self.exchange_rates.get(code)
+        if found is not None:
+            return 200, found
+        return 404, {"code": 404, "status": "Not Found", "message": "Exchange rate not found"}
 
     def _logo(self, request: requests.PreparedRequest) -> tuple[int, Any]:
         return 200, LOGO

@@ -29,6 +29,22 @@ def _price(net: Decimal, tax: Decimal, gross: Decimal, rate: Decimal | None = No
     return out
 
 
+def rate_kept(tenant, currency: str, rate: str) -> None:
+    """An exchange rate to EUR, as an operator keeps it in the console: an invoice in another
+    currency than the seller's states its VAT in EUR too (Art. 230), or is not issued."""
+    import datetime as dt
+
+    from integrations.models import CurrencyRate
+
+    CurrencyRate.objects.create(
+        tenant=tenant,
+        source_currency=currency,
+        target_currency="EUR",
+        rate=D(rate),
+        valid_from=dt.date(2020, 1, 1),
+    )
+
+
 def sales_order(
     order_id: str,
     items: list[tuple[str, str]],
@@ -188,6 +204,7 @@ def test_order_rounding_mixed_rates_with_shipping_per_line(tenant):
 
 
 def test_order_rounding_three_decimal_currency_per_line(tenant):
+    rate_kept(tenant, "KWD", "2.95")
     document = sales_order("KWD-1", [("10.003", "19")] * 3, per_line=True, currency="KWD")
 
     row = invoice_order(tenant, document)
@@ -199,6 +216,7 @@ def test_order_rounding_three_decimal_currency_per_line(tenant):
 
 
 def test_order_rounding_zero_decimal_currency_per_rate(tenant):
+    rate_kept(tenant, "JPY", "0.0061")
     document = sales_order("JPY-1", [("1005", "10")] * 3, per_line=False, currency="JPY")
 
     row = invoice_order(tenant, document)
@@ -230,6 +248,7 @@ def test_capture_zero_decimal_per_line_vat_rejected_by_en16931_never_exceeds_the
     # 3 x 1004 JPY at 10 %: 100 VAT a line = 300, total 3312 authorised. EN 16931 BR-CO-17 wants
     # the VAT within less than 1 JPY of 301.20, so the invoice says 301 and 3313: one yen more
     # than authorised, which is not captured.
+    rate_kept(tenant, "JPY", "0.0061")
     document = sales_order("JPY-2", [("1004", "10")] * 3, per_line=True, currency="JPY")
 
     row = invoice_order(tenant, document)
