@@ -34,6 +34,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.utils.translation import gettext as _  # noqa: E402
+from django.utils.translation import ngettext  # noqa: E402
 
 from core.money import currency_exponent  # noqa: E402
 from integrations.ports import Address, Seller  # noqa: E402
@@ -127,7 +128,13 @@ def build(
         else:
             note = " ".join(
                 [
-                    _("Payable within 14 days of the invoice date."),
+                    # the recalculation's own wording (invoicing.recalculation), as the catalogues hold it
+                    ngettext(
+                        "Payable within %(days)s day of the invoice date.",
+                        "Payable within %(days)s days of the invoice date.",
+                        14,
+                    )
+                    % {"days": 14},
                     _("Please quote the invoice number as the payment reference."),
                 ]
             )
