@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import statistics
@@ -28,7 +29,13 @@ from tests.workers import wait_for_job
 
 
 def test_bench_pdf_render():
-    seller = Seller(legal_name="Bench GmbH", address=Address(city="Berlin"), logo=factories.DEMO_LOGO_BYTES)
+    seller = Seller(
+        legal_name="Bench GmbH",
+        address=Address(city="Berlin"),
+        logo=factories.DEMO_LOGO_BYTES,
+        iban="DE89370400440532013000",
+        bic="COBADEFFXXX",
+    )
     day = dt.date(2026, 1, 1)
     one_page = recalculate(sales_order_to_order(factories.demo_order("DEMO-1001")), seller).with_number(
         "INV1", day
@@ -36,8 +43,12 @@ def test_bench_pdf_render():
     long = recalculate(sales_order_to_order(factories.demo_order("DEMO-1008")), seller).with_number(
         "INV2", day
     )
+    unpaid = dataclasses.replace(
+        one_page, paid=False, amount_due=one_page.gross_total
+    )  # with the EPC QR code
     render_invoice_pdf(one_page)  # fonts and logo loaded once per process
-    for label, document in (("1 page + logo", one_page), ("40 lines, 3 pages", long)):
+    cases = (("1 page + logo", one_page), ("1 page + logo + QR code", unpaid), ("40 lines, 3 pages", long))
+    for label, document in cases:
         samples = samples_ms(functools.partial(render_invoice_pdf, document), 30)
         print(f"\nPDF {label}: median {statistics.median(samples):.1f} ms, p95 {sorted(samples)[28]:.1f} ms")
 

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 import zxingcpp
+from PIL import Image, ImageDraw
 
 from invoicing.documents import InvoiceDocument
 from invoicing.pdf import render_invoice_pdf
-from invoicing.pdf.epc import epc_payload
+from invoicing.pdf.epc import epc_payload, qr_modules
 from tests.invoicing.test_pdf import make_document, make_seller, page_image, pages_text
 
 D = Decimal
@@ -49,6 +50,39 @@ def test_qr_code_on_the_page_decodes_to_the_payload_at_level_m() -> None:
 
     assert result.text == EXPECTED
     assert result.ec_level == "M"
+
+
+def modules_image(modules: list[list[bool]], pixels_per_module: int = 3) -> Image.Image:
+    quiet = 4
+    side = (len(modules) + 2 * quiet) * pixels_per_module
+    image = Image.new("L", (side, side), 255)
+    draw = ImageDraw.Draw(image)
+    for r, row in enumerate(modules):
+        for c, dark in enumerate(row):
+            if dark:
+                x, y = (c + quiet) * pixels_per_module, (r + quiet) * pixels_per_module
+                draw.rectangle((x, y, x + pixels_per_module - 1, y + pixels_per_module - 1), fill=0)
+    return image
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_fixed_mask_codes_decode_for_any_payload(seed: int) -> None:
+    # The codes use one mask pattern instead of scoring all eight (see MASK_PATTERN): a reader
+    # must still read every payload, whatever runs of modules it happens to produce.
+    names = ["Kaffeerösterei Nord GmbH", "Ø" * 70, "a b c", "Société Générale Équipement SARL & Co. KG"]
+    payload = epc_payload(
+        unpaid(
+            amount_due=D(seed * 7919 + 1) / 100,
+            number=f"RE-{2024 + seed % 3}-{seed * 104729:09d}" + "/X" * (seed % 20),
+            seller=make_seller(legal_name=names[seed % len(names)]),
+        )
+    )
+
+    (result,) = zxingcpp.read_barcodes(
+        modules_image(qr_modules(payload)), formats=zxingcpp.BarcodeFormat.QRCode
+    )
+
+    assert result.text == payload
 
 
 def test_payment_block_names_holder_iban_amount_and_reference() -> None:
