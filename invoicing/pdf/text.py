@@ -21,8 +21,10 @@ stays the fast path for such text. Anything else goes through `TextBlock`:
   `_to_unicode_cmap`); one for several right-to-left characters reads back as their
   presentation form ("لا" as U+FEFB, the same text under NFKC).
 - Known limits of extraction, not of the page: where a right-to-left line holds a number or a
-  Latin word, extractors give the runs in the order they stand on the page; poppler may move a
-  Thai tone mark drawn left of its origin behind the next letter.
+  Latin word, extractors that order by position (poppler) give the runs in the order they stand
+  on the page; stream-order ones (pypdf) give them as typed. ActualText is not used: poppler lays
+  its characters out left to right and then reverses the right-to-left ones. Poppler may also
+  move a Thai tone mark drawn left of its origin behind the next letter.
 """
 
 from __future__ import annotations
@@ -664,8 +666,23 @@ def _rstrip(text: str, a: int, b: int) -> int:
     return b
 
 
+def _spaces_apart(text: str, levels: Sequence[int], segments: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Right-to-left segments with their trailing spaces as segments of their own. Runs are
+    written in typed order and a right-to-left run's glyphs right to left, so a space that ends
+    one would be written first, before its letters: stream-order readers (pypdf) then read the
+    space before the word and none between it and the next run ("إسبريسو2000")."""
+    out: list[tuple[int, int]] = []
+    for a, b in segments:
+        cut = _rstrip(text, a, b)
+        if levels[a] % 2 and a < cut < b:
+            out += [(a, cut), (cut, b)]
+        else:
+            out.append((a, b))
+    return out
+
+
 def _line(p: _Paragraph, start: int, end: int) -> Line:
-    segments = _segments(p.keys, p.levels, start, end) if end > start else []
+    segments = _spaces_apart(p.text, p.levels, _segments(p.keys, p.levels, start, end)) if end > start else []
     order = _visual_order([p.levels[a] for a, _ in segments])
     runs = []
     for index in order:
