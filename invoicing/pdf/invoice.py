@@ -380,13 +380,24 @@ def _return_address(document: InvoiceDocument, printer: _Printer) -> str:
     return " · ".join(_clip(p, LIMIT_VALUE) for p in parts if p.strip())
 
 
+# --- labels ------------------------------------------------------------------------------------
+def _label(label: str) -> str:
+    """"Label:" as the language writes it: French sets a no-break space before the colon
+    ("IBAN :"). gettext outside f-strings: xgettext (make messages) does not look inside them."""
+    return _("%(label)s:") % {"label": label}
+
+
+def _labelled(label: str, value: str) -> str:
+    return f"{_label(label)} {value}"
+
+
 # --- page one: letterhead, address window, information block -----------------------------------
 def _letterhead(document: InvoiceDocument, printer: _Printer) -> tuple[Flowable, Flowable]:
     seller = document.seller
     logo = logo_reader(seller.logo)
     left: Flowable = LogoFlowable(logo) if logo else _block([seller.legal_name], STYLES["wordmark"])
     contacts = [
-        f"{label}: {_clip(value, LIMIT_VALUE)}"
+        _labelled(label, _clip(value, LIMIT_VALUE))
         for label, value in (
             (_("Phone"), seller.phone),
             (_("Email"), seller.email),
@@ -395,7 +406,7 @@ def _letterhead(document: InvoiceDocument, printer: _Printer) -> tuple[Flowable,
         if value.strip()
     ]
     ids = [
-        f"{label}: {_clip(value, LIMIT_VALUE)}"
+        _labelled(label, _clip(value, LIMIT_VALUE))
         for label, value in ((_("VAT ID"), seller.vat_id), (_("Tax no."), seller.tax_number))
         if value.strip()
     ]
@@ -423,7 +434,7 @@ def _info_block(document: InvoiceDocument, printer: _Printer) -> Table:
     # Labels are ours and short, so plain strings (cheaper than a Paragraph) unless one is longer
     # than its column ("Datum zdanitelného plnění:"); values come from the shop and may be long
     # (UUID order ids), so they wrap.
-    labels = [(f"{label}:", value) for label, value in rows if value.strip()]
+    labels = [(_label(label), value) for label, value in rows if value.strip()]
     widest = max([_string_width(label, 8.5) for label, _value in labels] or [0])
     label_width = min(widest + 3 * mm, INFO_WIDTH * 0.55)
     data: list[list[Any]] = [
@@ -688,7 +699,7 @@ def _lines(document: InvoiceDocument, printer: _Printer, notes: _VatNotes) -> _L
         if row.sku.strip():
             description = [
                 description,
-                _block([f"{sku_label}: {_clip(row.sku, LIMIT_VALUE)}"], STYLES["sku"]),
+                _block([_labelled(sku_label, _clip(row.sku, LIMIT_VALUE))], STYLES["sku"]),
             ]
         rows.append(
             [
@@ -862,10 +873,8 @@ def _payment(document: InvoiceDocument, printer: _Printer) -> list[Flowable]:
     seller = document.seller
     assert document.amount_due is not None
 
-    # gettext outside f-strings: xgettext (make messages) does not look inside them.
-    # "%(label)s:" because French sets a no-break space before the colon.
     def line(label: str, value: str) -> str:
-        return _("%(label)s:") % {"label": label} + " " + value
+        return _labelled(label, value)
 
     details = [
         line(_("Account holder"), _clip(seller.legal_name, LIMIT_VALUE)),
@@ -993,13 +1002,13 @@ def _footer_columns(document: InvoiceDocument, printer: _Printer) -> list[tuple[
     seller = document.seller
     company = [seller.legal_name, *_seller_address_lines(document, printer)[:MAX_ADDRESS_LINES]]
     tax = [
-        f"{label}: {_clip(value, LIMIT_FOOTER)}"
+        _labelled(label, _clip(value, LIMIT_FOOTER))
         for label, value in ((_("VAT ID"), seller.vat_id), (_("Tax no."), seller.tax_number))
         if value.strip()
     ]
     contact = [value for value in (seller.email, seller.phone, seller.website) if value.strip()]
     bank = [
-        f"{label}: {_clip(value, LIMIT_FOOTER)}"
+        _labelled(label, _clip(value, LIMIT_FOOTER))
         for label, value in ((_("IBAN"), _group_iban(seller.iban)), (_("BIC"), seller.bic))
         if value.strip()
     ]

@@ -4,6 +4,7 @@ VAT IDs, a note for every VAT treatment but the standard one, the dates, what is
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -14,7 +15,7 @@ from invoicing import vat
 from invoicing.documents import ForeignCurrencyVat, InvoiceDocument, InvoiceRow, TaxBreakdownLine
 from invoicing.i18n import SUPPORTED_LANGUAGES, Formats, language_override
 from invoicing.pdf import render_invoice_pdf
-from tests.invoicing.test_pdf import make_document, pages_text
+from tests.invoicing.test_pdf import make_document, make_seller, pages_text
 
 D = Decimal
 FRENCH_BUYER = Address(
@@ -152,6 +153,19 @@ def test_labels_dates_and_amounts_follow_the_language(language: str) -> None:
     assert " ".join(f"{total} {formats.money(D('1336.39'), 'EUR')}".split()) in text
     if language != "en":
         assert not title.startswith("Invoice"), language  # a catalogue, not the English fallback
+
+
+def test_french_sets_a_space_before_every_colon() -> None:
+    # French typography: a (no-break) space before ":" in every label, in the letterhead, the
+    # information block, the payment details and the footer alike.
+    document = make_document(
+        language="fr", amount_due=D("1336.39"), seller=make_seller(website="shop.example")
+    )
+
+    text = text_of(document)
+
+    assert "IBAN : DE89" in text and "N° de facture : RE-2024-000123" in text
+    assert re.findall(r"[^\s/]+:(?!//)", text) == []
 
 
 def test_swiss_german_groups_thousands_the_swiss_way() -> None:
