@@ -382,8 +382,9 @@ def _return_address(document: InvoiceDocument, printer: _Printer) -> str:
 
 # --- labels ------------------------------------------------------------------------------------
 def _label(label: str) -> str:
-    """"Label:" as the language writes it: French sets a no-break space before the colon
-    ("IBAN :"). gettext outside f-strings: xgettext (make messages) does not look inside them."""
+    """The label with its colon as the language writes it: French sets a no-break space before
+    the colon ("IBAN :"). gettext outside f-strings: xgettext (make messages) does not look
+    inside them."""
     return _("%(label)s:") % {"label": label}
 
 
