@@ -71,10 +71,11 @@ class TenantAdmin(admin.ModelAdmin):
                 "fields": (
                     "legal_name", ("street", "street_number"), ("zip_code", "city", "country"),
                     ("vat_id", "tax_number"), ("iban", "bic"), "email_sender", ("phone", "website"),
-                    "logo", "logo_preview", "payment_terms",
+                    "logo", "logo_preview",
                 )
             },
         ),
+        ("Payment and VAT", {"fields": ("payment_terms", "payment_days", "vat_treatments")}),
         ("Defaults", {"fields": ("default_language", "default_currency", "time_zone", "prices_include_tax")}),
         ("Automatic jobs", {"fields": ("delivery_date_source", "automatic_schedule")}),
         (

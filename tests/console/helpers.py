@@ -124,8 +124,6 @@ def form_data(response: Any) -> dict[str, Any]:
             parts = field.widget.decompress(value) if value else [None] * len(field.fields)
             for index, part in enumerate(parts):
                 data[f"{name}_{index}"] = "" if part is None else str(part)
-        elif isinstance(field, forms.JSONField):
-            data[name] = field.prepare_value(value)
         else:
             data[name] = "" if value is None else value
     for inline in response.context["inline_admin_formsets"]:

@@ -178,6 +178,12 @@ def test_operator_retries_a_failed_order_and_opens_an_invoice(console: Console, 
         download.save_as(saved)
         assert invoice.number in PdfReader(saved).pages[0].extract_text()
 
+        page.goto(reverse("admin:tenants_tenant_change", args=[job.tenant_id]))
+        payment_and_vat = page.locator("fieldset", has_text="Payment and VAT")
+        expect(payment_and_vat).to_contain_text("Payment days")
+        expect(payment_and_vat).to_contain_text("VAT treatments")
+        screenshot(page, "07-tenant-payment-and-vat")
+
     retry = InvoiceJob.objects.get(pk=retry_id)
     assert (retry.job_type, retry.total_count, retry.requested_by) == ("MANUAL", 1, "admin:olga")
     assert list(retry.orders.values_list("order_id", flat=True)) == [DECLINED_ORDER]

@@ -3,6 +3,7 @@ logo preview and the write-only Emporix secret."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Any
@@ -197,3 +198,45 @@ def test_tenant_emporix_backend_requires_a_secret(console: Console, administrato
 
     assert response.status_code == 200
     assert "Required for the Emporix backend." in str(response.context["adminform"].form.errors)
+
+
+def test_tenant_page_edits_payment_days_and_vat_treatments(console: Console, administrator: Client) -> None:
+    url = PAGES["tenant page"](console)
+    treatments = {"tax_codes": {"MEDICAL": {"category": "E", "reference": "Art. 132(1)(b) VAT Directive"}}}
+    data = {
+        **form_data(administrator.get(url)),
+        "payment_terms": "",
+        "payment_days": "30",
+        "vat_treatments": json.dumps(treatments),
+    }
+
+    response = administrator.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    tenant = Tenant.objects.get(pk=console.tenant.pk)
+    assert (tenant.payment_days, tenant.vat_treatments) == (30, treatments)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (
+            "vat_treatments",
+            '{"tax_codes": {"MEDICAL": {"category": "X"}}}',
+            "The VAT treatments are not valid",
+        ),
+        ("vat_treatments", "{not json", "Enter a valid JSON."),
+        ("payment_days", "400", "less than or equal to 365"),
+    ],
+)
+def test_tenant_page_refuses_bad_payment_days_and_vat_treatments(
+    console: Console, administrator: Client, field: str, value: str, message: str
+) -> None:
+    url = PAGES["tenant page"](console)
+    data = {**form_data(administrator.get(url)), "payment_terms": "", field: value}
+
+    response = administrator.post(url, data)
+
+    assert response.status_code == 200
+    assert message in " ".join(response.context["adminform"].form.errors.get(field, []))
+    assert Tenant.objects.get(pk=console.tenant.pk).payment_days == console.tenant.payment_days
