@@ -132,6 +132,7 @@ RUNNING_HEAD_TOP = 11 * mm
 MARGIN_BOTTOM = 32 * mm  # room for the footer
 FOOTER_RULE_Y = 24 * mm
 FOOTER_MIN_Y = 8 * mm  # the footer never reaches below this (printers' unprintable margin)
+FOOTER_GUTTER = 3 * mm  # between the footer's columns
 
 
 def _from_top(distance: float) -> float:
@@ -994,7 +995,7 @@ class _PageFurniture:
         for width, column in self.footer_columns:
             # Long seller details would run off the bottom of the sheet: the column is scaled
             # down to fit instead (ordinary details fit and are drawn at full size).
-            _draw_fitted(canvas, column, x, top - 2 * mm, width - 3 * mm, top - 2 * mm - FOOTER_MIN_Y)
+            _draw_fitted(canvas, column, x, top - 2 * mm, width - FOOTER_GUTTER, top - 2 * mm - FOOTER_MIN_Y)
             x += width
         canvas.restoreState()
 
@@ -1008,12 +1009,19 @@ def _footer_columns(document: InvoiceDocument, printer: _Printer) -> list[tuple[
         if value.strip()
     ]
     contact = [value for value in (seller.email, seller.phone, seller.website) if value.strip()]
-    bank = [
-        _labelled(label, _clip(value, LIMIT_FOOTER))
-        for label, value in ((_("IBAN"), _group_iban(seller.iban)), (_("BIC"), seller.bic))
-        if value.strip()
-    ]
-    widths = (0.27, 0.22, 0.23, 0.28)
+    widths = (0.25, 0.21, 0.21, 0.33)
+    bank_width = CONTENT_WIDTH * widths[3] - FOOTER_GUTTER
+    bank: list[str] = []
+    for label, value in ((_("IBAN"), _group_iban(seller.iban)), (_("BIC"), seller.bic)):
+        if not value.strip():
+            continue
+        line = _labelled(label, _clip(value, LIMIT_FOOTER))
+        # An IBAN broken between two lines is misread: too long with its label, it gets a line
+        # of its own ("IBAN :" / "FR76 3000 6000 0112 3456 7890 189").
+        if text.text_width(line, STYLES["footer"].fontSize) > bank_width:
+            bank += [_label(label), _clip(value, LIMIT_FOOTER)]
+        else:
+            bank.append(line)
     blocks = (
         _block(company, STYLES["footer"], LIMIT_FOOTER, bold_first=True),
         _block(tax, STYLES["footer"], LIMIT_FOOTER),

@@ -346,3 +346,17 @@ def test_metadata_has_the_issue_date_title_author_and_language() -> None:
     assert reader.metadata.creation_date is not None
     assert reader.metadata.creation_date.date().isoformat() == "2024-03-15"  # the issue date, not 2000
     assert str(reader.trailer["/Root"]["/Lang"]) == "de-CH"
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "de"])
+@pytest.mark.parametrize(
+    "iban", ["DE89370400440532013000", "FR7630006000011234567890189", "MT84MALT011000012345MTLCAST001S"]
+)
+def test_iban_is_never_broken_between_two_lines(language: str, iban: str) -> None:
+    # Read off the footer and the payment details, one line each: a broken IBAN is misread.
+    grouped = " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+    document = make_document(language=language, amount_due=Decimal("10.00"), seller=make_seller(iban=iban))
+
+    lines = PdfReader(io.BytesIO(render_invoice_pdf(document))).pages[0].extract_text().splitlines()
+
+    assert len([line for line in lines if grouped in line]) == 2, [line for line in lines if iban[:4] in line]
