@@ -147,6 +147,7 @@ class Seller:
     prices_include_tax: bool = False
     payment_terms: str = ""  # e.g. "Payable within 14 days without deduction."
     currency: str = "EUR"  # the seller's own currency: VAT is also stated in it (Art. 230)
+    contact_name: str = ""  # EN 16931 BG-6 seller contact point (BT-41), required by XRechnung
 
 
 # --- buyers and exchange rates ------------------------------------------------------------------
@@ -158,6 +159,10 @@ class LegalEntity:
     legal_name: str  # legalInfo.legalName
     vat_id: str = ""  # legalInfo.taxRegistrationNumber
     country: str = ""  # legalInfo.countryOfRegistration (ISO 3166-1 alpha-2)
+    # E-invoice routing, from the legal entity's mixins.eInvoicing (README "E-invoices"):
+    buyer_reference: str = ""  # buyerReference: a Leitweg-ID (German public buyers) or PO reference
+    peppol_id: str = ""  # peppolParticipantId, "<EAS scheme>:<id>", e.g. "0088:4035811991021"
+    einvoice_format: str = ""  # format: "xrechnung" asks for the XRechnung XML with every invoice
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,15 @@ class InvoiceDocument:
     prices_gross: bool = False  # B2C: rows show unit prices and amounts incl. VAT
     foreign_currency_vat: ForeignCurrencyVat | None = None
     payment_days: int | None = None  # the tenant's, for the due date; None when nothing is due
+    # --- for the EN 16931 e-invoice (invoicing.einvoice) ---
+    # How it is or was paid (BT-81, UNCL4461): "card" (captured card payment, 48), "cash" (10),
+    # "transfer" (SEPA credit transfer of the amount due, 58).
+    payment_means: str = "transfer"
+    buyer_reference: str = ""  # BT-10: the legal entity's Leitweg-ID or PO reference ("" = the order id)
+    # BT-49 and its scheme BT-49-1 (EAS): the legal entity's Peppol id, else the customer's email ("EM")
+    buyer_electronic_address: str = ""
+    buyer_electronic_scheme: str = ""
+    einvoice_format: str = ""  # the buyer's wish: "xrechnung" attaches the XRechnung XML to the email
 
     def with_number(self, number: str, issue_date: dt.date) -> InvoiceDocument:
         """The issued document: its number and date, and the due date counted from that date."""
@@ -204,4 +213,9 @@ def from_json(data: dict[str, Any], *, logo: bytes | None = None) -> InvoiceDocu
         prices_gross=bool(data.get("prices_gross", False)),
         foreign_currency_vat=_foreign_currency_vat(data.get("foreign_currency_vat")),
         payment_days=data.get("payment_days"),
+        payment_means=data.get("payment_means", "transfer"),
+        buyer_reference=data.get("buyer_reference", ""),
+        buyer_electronic_address=data.get("buyer_electronic_address", ""),
+        buyer_electronic_scheme=data.get("buyer_electronic_scheme", ""),
+        einvoice_format=data.get("einvoice_format", ""),
     )
