@@ -376,11 +376,35 @@ def _code_for(font: Face, gid: int, text: str, width: int | None = None) -> int:
             if code > _PUA_LAST:  # ~130,000 distinct glyph readings in one process: not expected
                 return ord(text[0]) if text else 0x20
             face_ = font.rl.face
-            face_.charToGlyph[code] = gid
-            face_.charWidths[code] = font.hb.get_glyph_h_advance(gid) * font.scale if width is None else width
+            if width is None:
+                face_.charToGlyph[code] = gid
+                face_.charWidths[code] = font.hb.get_glyph_h_advance(gid) * font.scale
+            else:
+                # PDF/A (ISO 19005-3, 6.2.11.5): a code's /Widths entry must be the advance its
+                # glyph has in the embedded font program, so the code gets a copy of the glyph
+                # whose advance in the subset is `width`.
+                units = round(width / font.scale)
+                face_.charToGlyph[code] = _glyph_copy(face_, gid, units)
+                face_.charWidths[code] = units * font.scale
             _pua_text[code] = text
             font.private_codes[key] = code
     return code
+
+
+def _glyph_copy(face_: Any, gid: int, advance: int) -> int:
+    """A glyph index standing for a copy of glyph `gid` whose advance is `advance` font units.
+
+    The index is past the font's own glyphs; ReportLab's subsetter (TTFontFile.makeSubset) takes
+    a glyph's outline from glyphPos[index] to glyphPos[index + 1] and its metrics from
+    hmetrics[index], so the copy gets both entries and every subset that uses the code embeds
+    the outline once more with that advance. Called under _pua_lock.
+    """
+    index = len(face_.glyphPos)
+    face_.glyphPos.extend([face_.glyphPos[gid], face_.glyphPos[gid + 1]])
+    metrics = face_.hmetrics
+    metrics.extend([metrics[gid]] * (index - len(metrics)))  # fillers, never referenced
+    metrics.append((advance, metrics[gid][1]))  # the glyph's left side bearing, the new advance
+    return index
 
 
 # Arabic and Hebrew presentation forms by the text they stand for ("لا" -> U+FEFB). A glyph for
