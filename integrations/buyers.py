@@ -12,6 +12,12 @@ What the invoice uses, and its bounds:
 - legal entity: `legalInfo.legalName` (else `name`; at most 200 characters),
   `legalInfo.taxRegistrationNumber` (the buyer's VAT ID, at most 40), and
   `legalInfo.countryOfRegistration` (an ISO 3166-1 alpha-2 code);
+- legal entity, its e-invoice routing in `mixins.eInvoicing` (all optional):
+  `buyerReference` (EN 16931 BT-10: a Leitweg-ID or PO reference, at most 100 characters),
+  `peppolParticipantId` (the buyer's electronic address BT-49 with its scheme BT-49-1,
+  "<4-digit EAS>:<id>", e.g. "0088:4035811991021") and `format` ("" or "xrechnung": the buyer
+  wants the XRechnung XML with every invoice). A `buyerReference` that is a well-formed
+  Leitweg-ID (with a correct check digit) implies "xrechnung" (see `einvoice_format_of`);
 - customer: `preferredLanguage` (a language tag such as "de", "de_DE" or "de-CH", at most 35
   characters).
 
@@ -46,6 +52,63 @@ _COUNTRY_CODES = """
 COUNTRY_CODES = frozenset(_COUNTRY_CODES.split())
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+# --- e-invoice routing (mixins.eInvoicing) -----------------------------------------------------------
+EINVOICING_MIXIN = "eInvoicing"
+BUYER_REFERENCE = 100  # BT-10 has no length in EN 16931; a Leitweg-ID has at most 46 characters
+# A Peppol participant identifier: the ISO 6523 ICD / EAS scheme (4 digits, e.g. 0088 GLN, 0192
+# Norwegian org. number, 9930 German VAT ID) and the value, which the Peppol Policy for use of
+# Identifiers bounds at 130 characters. Whether the scheme is on the EAS code list is checked by
+# the EN 16931 rules (BR-CL-25) when the e-invoice is validated, before any capture.
+PEPPOL_VALUE = 130
+_PEPPOL_ID = re.compile(rf"^(?P<scheme>[0-9]{{4}}):(?P<value>[\x21-\x7e]{{1,{PEPPOL_VALUE}}})$")
+EINVOICE_FORMATS = ("", "xrechnung")  # what a buyer can ask for on top of the Factur-X PDF
+# Leitweg-ID (KoSIT, "Format-Spezifikation Leitweg-ID"): coarse address of 2 to 12 digits, an
+# optional fine address of up to 30 letters and digits, and 2 check digits (ISO/IEC 7064
+# MOD 97-10 over the parts without hyphens, letters counted A=10 .. Z=35), e.g.
+# 04011000-1234512345-06. German public buyers (E-Rechnungsverordnung) are addressed by it.
+_LEITWEG_ID = re.compile(r"^(?P<coarse>[0-9]{2,12})(?:-(?P<fine>[0-9A-Za-z]{1,30}))?-(?P<check>[0-9]{2})$")
+
+
+def is_leitweg_id(value: str) -> bool:
+    """Whether `value` is a well-formed Leitweg-ID with a correct check digit."""
+    found = _LEITWEG_ID.fullmatch(value.strip())
+    if not found:
+        return False
+    digits = "".join(
+        str(int(c, 36)) for c in found["coarse"] + (found["fine"] or "").upper() + found["check"]
+    )
+    return int(digits) % 97 == 1
+
+
+def peppol_id_problem(value: str) -> str | None:
+    """Why `value` is not a Peppol participant id "<4-digit EAS>:<id>", or None."""
+    if not _PEPPOL_ID.fullmatch(value):
+        return (
+            'must be "<scheme>:<id>" with a 4-digit EAS scheme, e.g. 0088:4035811991021 '
+            f"(id: printable characters without spaces, at most {PEPPOL_VALUE})"
+        )
+    return None
+
+
+def split_peppol_id(value: str) -> tuple[str, str]:
+    """(scheme, id) of a Peppol participant id ("0088:4035811991021" -> ("0088", "4035811991021"))."""
+    scheme, _, identifier = value.partition(":")
+    return scheme, identifier
+
+
+def einvoice_format_of(format_: str, buyer_reference: str) -> str:
+    """The e-invoice format a legal entity gets besides the Factur-X PDF.
+
+    Decision (issue 12: "a public buyer with a Leitweg-ID, or a setting"): `format` says so, or
+    the buyer reference is a Leitweg-ID. A Leitweg-ID exists only for German public buyers, who
+    must be able to receive XRechnung (E-Rechnungsverordnung), and its check digit keeps a
+    PO reference from being taken for one (1 in 97 chance for a number of the right shape). The
+    XML comes in addition to the PDF, so a mistaken guess costs one attachment, never the invoice.
+    """
+    if format_:
+        return format_
+    return "xrechnung" if buyer_reference and is_leitweg_id(buyer_reference) else ""
 
 
 class DocumentError(PermanentError, ValueError):
@@ -162,6 +225,7 @@ def read_legal_entity(
         errors.append({"field": "legalInfo.countryOfRegistration", "message": problem})
     if not (legal_name or name) and not errors:
         errors.append({"field": "legalInfo.legalName", "message": "is required (or name)"})
+    buyer_reference, peppol_id, format_ = _einvoicing(errors, doc)
     if errors:
         raise LegalEntityDocumentError(errors, source=source)
     return LegalEntity(
@@ -169,7 +233,42 @@ def read_legal_entity(
         legal_name=legal_name or name,
         vat_id=vat_id,
         country=country.upper(),
+        buyer_reference=buyer_reference,
+        peppol_id=peppol_id,
+        einvoice_format=einvoice_format_of(format_, buyer_reference),
     )
+
+
+def _einvoicing(errors: list[dict[str, str]], doc: dict[str, Any]) -> tuple[str, str, str]:
+    """(buyer reference, Peppol id, format) of `mixins.eInvoicing`; problems go to `errors`."""
+    mixins = doc.get("mixins")
+    if mixins is None:
+        return "", "", ""
+    if not isinstance(mixins, dict):
+        errors.append({"field": "mixins", "message": "must be an object"})
+        return "", "", ""
+    routing = mixins.get(EINVOICING_MIXIN)
+    where = f"mixins.{EINVOICING_MIXIN}"
+    if routing is None:
+        return "", "", ""
+    if not isinstance(routing, dict):
+        errors.append({"field": where, "message": "must be an object"})
+        return "", "", ""
+    reference = _text(
+        errors, routing, "buyerReference", f"{where}.buyerReference", max_length=BUYER_REFERENCE
+    )
+    if _CONTROL.search(reference):
+        errors.append({"field": f"{where}.buyerReference", "message": "must not contain control characters"})
+    peppol_id = _text(
+        errors, routing, "peppolParticipantId", f"{where}.peppolParticipantId", max_length=5 + PEPPOL_VALUE
+    )
+    problem = peppol_id_problem(peppol_id) if peppol_id else None
+    if problem:
+        errors.append({"field": f"{where}.peppolParticipantId", "message": problem})
+    format_ = _text(errors, routing, "format", f"{where}.format", max_length=20).lower()
+    if format_ not in EINVOICE_FORMATS:
+        errors.append({"field": f"{where}.format", "message": 'must be "xrechnung" or empty'})
+    return reference, peppol_id, format_
 
 
 def validate_customer(document: Any, customer_number: str) -> CustomerProfile:

@@ -21,7 +21,11 @@ from invoicing.models import EmailDelivery, Invoice
 
 
 def invoice_email_message(invoice: Invoice, *, to: str = "") -> EmailMessage:
-    """The invoice's email, subject and body in the document's language (the customer's)."""
+    """The invoice's email, subject and body in the document's language (the customer's).
+
+    Attached: the stored PDF (the Factur-X PDF/A-3 with its CII), and for a buyer who asks for
+    XRechnung also the XRechnung CII XML as "<invoice number>.xml".
+    """
     document = from_json(invoice.document)
     formats = Formats(document.language)
     context = {
@@ -43,8 +47,16 @@ def invoice_email_message(invoice: Invoice, *, to: str = "") -> EmailMessage:
         from_email=document.seller.email or settings.DEFAULT_FROM_EMAIL,
         to=[to or invoice.customer_email],
     )
+    # the stored Factur-X PDF/A-3, the file of the download link (never rendered again)
     with invoice.pdf.open("rb") as handle:
         message.attach(f"invoice-{invoice.number}.pdf", handle.read(), "application/pdf")
+    if document.einvoice_format == "xrechnung":
+        # The buyer asks for XRechnung (a setting or a Leitweg-ID on its legal entity): the
+        # XRechnung CII of the issued document as well, built from the stored document (the
+        # builder is deterministic; the check at issue validated the same XML).
+        from invoicing.einvoice import einvoice_xml
+
+        message.attach(f"{invoice.number}.xml", einvoice_xml(document, "xrechnung-cii"), "application/xml")
     return message
 
 

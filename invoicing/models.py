@@ -45,6 +45,11 @@ class Invoice(models.Model):
     document = models.JSONField(default=dict, blank=True)
     pdf = models.FileField(upload_to="invoices/%Y/%m/", blank=True)
     pdf_sha256 = models.CharField(max_length=64, blank=True)
+    # The e-invoice validation of the issued document, per format: {"facturx": ValidationReport
+    # .to_json(), "xrechnung-cii": ...} (invoicing.einvoice.validation). A draft holds the report of
+    # the check before capture (with the placeholder number). {} when the tenant validates no
+    # e-invoices (Tenant.einvoice_validation) or the invoice predates them.
+    einvoice_report = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

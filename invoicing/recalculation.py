@@ -53,6 +53,10 @@ What the invoice states besides the sums (Art. 226 VAT Directive; see vat.py for
 - prices as the customer saw them: gross-priced (B2C) documents show unit prices and amounts
   incl. VAT. On every row quantity x unit price = amount as printed: a unit price keeps the
   decimals it needs for that (7 x 4.196 = 29.37, not 7 x 4.20; 33 x 0.042 = 1.39);
+- for the EN 16931 e-invoice (invoicing.einvoice): the payment means (BT-81), the buyer
+  reference (BT-10, the legal entity's Leitweg-ID or PO reference), the buyer's electronic
+  address (BT-49: the legal entity's Peppol id, else the customer's email with scheme EM) and
+  the format the buyer asks for (XRechnung) - see `_einvoice_terms`;
 - in a currency other than the seller's: the VAT total in the seller's currency, with the
   rate used and its date (Art. 230). Art. 91(2) takes the rate "at the time VAT becomes
   chargeable", which is the supply (Art. 63), so the rate of the supply date, else of the day
@@ -74,6 +78,7 @@ from django.utils.translation import ngettext
 
 from core.errors import PermanentError
 from core.money import currency_exponent, minor_unit, round_money
+from integrations.buyers import split_peppol_id
 from integrations.ports import Address, ExchangeRates, LegalEntity, Order, OrderLine, Seller
 from invoicing.documents import ForeignCurrencyVat, InvoiceDocument, InvoiceRow, TaxBreakdownLine
 from invoicing.i18n import Formats, base_language, language_override, normalize_language, resolve_language
@@ -494,6 +499,49 @@ def payment_note(
     return f"{terms} {reference}"
 
 
+def payment_means(order: Order, *, paid_by_capture: bool) -> str:
+    """How the invoice is paid, for EN 16931 BT-81 (UNCL4461): "card" (48, the card payment
+    captured), "cash" (10, cash on delivery) or "transfer" (58, SEPA credit transfer of the amount
+    due to the seller's IBAN). The same decision as the printed payment note."""
+    if paid_by_capture:
+        return "card"
+    if paid_in_cash(order):
+        return "cash"
+    return "transfer"
+
+
+@dataclasses.dataclass(frozen=True)
+class _EinvoiceTerms:
+    buyer_reference: str
+    buyer_electronic_address: str
+    buyer_electronic_scheme: str
+    einvoice_format: str
+
+
+def _einvoice_terms(order: Order, entity: LegalEntity | None) -> _EinvoiceTerms:
+    """The buyer's e-invoice routing (README "E-invoices"), from the order's legal entity.
+
+    - BT-10 buyer reference: the legal entity's `mixins.eInvoicing.buyerReference` (a Leitweg-ID
+      or PO reference); "" lets the builder use the order id.
+    - BT-49 buyer electronic address and its scheme BT-49-1: the legal entity's Peppol participant
+      id split into EAS scheme and id ("0088:4035811991021" -> "4035811991021", "0088"), else the
+      customer's email with scheme "EM"; "" when the order has neither.
+    - the format the buyer wants besides the Factur-X PDF ("xrechnung", or "").
+    """
+    if entity is not None and entity.peppol_id:
+        scheme, address = split_peppol_id(entity.peppol_id)
+    elif order.customer.email.strip():
+        scheme, address = "EM", order.customer.email.strip()
+    else:
+        scheme, address = "", ""
+    return _EinvoiceTerms(
+        buyer_reference=entity.buyer_reference if entity is not None else "",
+        buyer_electronic_address=address,
+        buyer_electronic_scheme=scheme,
+        einvoice_format=entity.einvoice_format if entity is not None else "",
+    )
+
+
 # --- dates, buyer, currency ----------------------------------------------------------------------------
 def supply_date(order: Order, time_zone: str) -> dt.date | None:
     """The date of supply (Art. 226 (7)): the delivery window's date, else the delivery time's
@@ -661,6 +709,7 @@ def recalculate(
         if rates is not None
         else None
     )
+    routing = _einvoice_terms(order, buyer)
     return InvoiceDocument(
         number="",
         issue_date=None,
@@ -690,4 +739,9 @@ def recalculate(
         prices_gross=seller.prices_include_tax,
         foreign_currency_vat=foreign,
         payment_days=None if paid else payment_days,
+        payment_means=payment_means(order, paid_by_capture=paid_by_capture),
+        buyer_reference=routing.buyer_reference,
+        buyer_electronic_address=routing.buyer_electronic_address,
+        buyer_electronic_scheme=routing.buyer_electronic_scheme,
+        einvoice_format=routing.einvoice_format,
     )

@@ -107,6 +107,24 @@ def _on_worker_ready(sender: Any = None, **kwargs: Any) -> None:
     _heartbeat.start()
 
 
+@signals.worker_process_init.connect
+def _on_worker_process_init(**kwargs: Any) -> None:
+    # Each prefork child compiles the e-invoice rules every order is checked against (EN 16931
+    # CII and the Factur-X schema, ~1 s) once, off the start-up path: Celery kills a child that
+    # takes longer than worker_proc_alive_timeout to start. A step that validates meanwhile waits
+    # on the validation module's lock. The XRechnung/Peppol rules compile on first use.
+    threading.Thread(target=_warm_up_einvoice_rules, name="einvoice-warm-up", daemon=True).start()
+
+
+def _warm_up_einvoice_rules() -> None:
+    try:
+        from invoicing.einvoice.validation import warm_up
+
+        warm_up(["facturx"])
+    except Exception:  # best effort: the rules then compile on first use
+        logger.exception("e-invoice rules could not be compiled at worker start")
+
+
 @signals.worker_shutdown.connect
 def _on_worker_shutdown(sender: Any = None, **kwargs: Any) -> None:
     if _heartbeat is not None:

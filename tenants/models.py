@@ -167,6 +167,15 @@ class Tenant(models.Model):
             '"supply": "goods"}; empty: the defaults (README "VAT treatments").'
         ),
     )
+    einvoice_validation = models.BooleanField(
+        "validate e-invoices",
+        default=True,
+        help_text=(
+            "Validate every invoice's EN 16931 e-invoice (Factur-X, and XRechnung where the buyer asks "
+            "for it) against the official rules before payment capture and numbering, and again when it "
+            "is issued. An order whose e-invoice the rules reject fails before anything is charged."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

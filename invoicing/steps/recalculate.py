@@ -4,6 +4,10 @@ Everything the invoice must state is settled here, before any capture (step 3) o
 (step 4): the buyer (the order's legal entity, its VAT ID checked for form), the VAT treatment
 of every row (the tenant's `vat_treatments`), the customer's language, and for an invoice in a
 foreign currency the exchange rate. What is missing fails the order here, with nothing charged.
+
+The order's e-invoice is built and validated here too, with the placeholder number, when the
+tenant validates e-invoices (invoicing.steps.einvoice): an order the official rules reject
+fails here, naming the rules, before any capture or number.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from invoicing.models import Invoice, PaymentCapture
 from invoicing.recalculation import recalculate
 from invoicing.steps.base import PipelineOrder, backends_of, invoice_of
 from invoicing.steps.capture import capture_plan, capture_target
+from invoicing.steps.einvoice import EInvoiceRejected, einvoice_precheck
 from invoicing.vat import VatTreatments
 from tenants.models import Tenant
 
@@ -60,9 +65,19 @@ def invoice_recalculate(*, job_order: PipelineOrder) -> str:
         rates=backends.rates,
         rates_source=RATE_SOURCES.get(str(tenant.backend), ""),
     )
+    try:
+        # before capture and numbering: an e-invoice the rules reject never costs money or a number
+        report = einvoice_precheck(document, validate=tenant.einvoice_validation)
+    except EInvoiceRejected as exc:
+        # the draft keeps the findings (the console shows them); nothing else of it changes
+        Invoice.objects.filter(pk=invoice.pk, status=Invoice.Status.DRAFT).update(
+            einvoice_report=exc.reports, updated_at=timezone.now()
+        )
+        raise
     with transaction.atomic():
         Invoice.objects.filter(pk=invoice.pk, status=Invoice.Status.DRAFT).update(
             document=to_json(document),
+            einvoice_report=report,
             currency=document.currency,
             net_total=document.net_total,
             tax_total=document.tax_total,

@@ -204,6 +204,10 @@ def test_order_rounding_mixed_rates_with_shipping_per_line(tenant):
 
 
 def test_order_rounding_three_decimal_currency_per_line(tenant):
+    # EN 16931 allows two decimals on amounts (BR-DEC-*): fils amounts cannot be an e-invoice the
+    # rules accept, so this tenant does not validate e-invoices (tests/invoicing/test_einvoice_pipeline.py)
+    tenant.einvoice_validation = False
+    tenant.save(update_fields=["einvoice_validation"])
     rate_kept(tenant, "KWD", "2.95")
     document = sales_order("KWD-1", [("10.003", "19")] * 3, per_line=True, currency="KWD")
 
