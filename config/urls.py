@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from config.health import health
 from invoicing.views import invoice_download
 from jobs.api.docs import OfflineRedocView
+from jobs.api.einvoice import InvoiceEInvoiceView
 from jobs.api.oauth import EmporixTokenView
 from jobs.api.views import (
     CustomerDocumentView,
@@ -40,6 +41,11 @@ urlpatterns = [
         "invoice/<str:tenant>/invoices/<str:invoiceNumber>/document",
         InvoiceDocumentView.as_view(),
         name="invoice-document",
+    ),
+    path(
+        "invoice/<str:tenant>/invoices/<str:invoiceNumber>/einvoice",
+        InvoiceEInvoiceView.as_view(),
+        name="invoice-einvoice",
     ),
     path("oauth/token", EmporixTokenView.as_view(), name="oauth-token"),
     path("invoices/download/<str:token>", invoice_download, name="invoice-download"),

@@ -1,11 +1,22 @@
-"""Where an issued invoice's PDF can be fetched: signed, expiring links and the stable address."""
+"""Where an issued invoice's PDF can be fetched: signed, expiring links and the stable address.
+
+And its e-invoice XML in each format, with the outcome of each format's validation at issue:
+what the API's GET …/einvoice and the console's downloads answer and show.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
+import facturx
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from invoicing.documents import from_json
+from invoicing.einvoice import FORMATS, UnknownFormat, einvoice_xml
+from invoicing.einvoice.validation import Finding, ValidationReport
 from invoicing.models import Invoice
 from tenants.models import Tenant
 
@@ -62,3 +73,106 @@ def invoice_from_download_token(token: str) -> Invoice:
     if invoice is None:
         raise LinkInvalid
     return invoice
+
+
+# --- the e-invoice (EN 16931 XML) of an issued invoice: the API's and the console's downloads ---
+EINVOICE_CONTENT_TYPE = "application/xml"
+FACTURX_ATTACHMENT = "factur-x.xml"  # the name Factur-X 1.07 / ZUGFeRD 2.3 give the embedded CII
+
+# What each format is, for people (the console's links and validation outcome).
+EINVOICE_FORMAT_LABELS = {
+    "facturx": "Factur-X / ZUGFeRD XML (EN 16931 CII, as embedded in the PDF)",
+    "xrechnung-cii": "XRechnung 3.0 (CII)",
+    "xrechnung-ubl": "XRechnung 3.0 (UBL)",
+    "peppol-bis": "Peppol BIS Billing 3.0 (UBL)",
+}
+
+
+def einvoice_filename(invoice: Invoice, fmt: str) -> str:
+    """`<number>-<format>.xml`; a number's slashes (e.g. "2026/0001") would read as folders."""
+    number = re.sub(r"[/\\]", "-", invoice.number or "draft")
+    return f"{number}-{fmt}.xml"
+
+
+def embedded_facturx_xml(invoice: Invoice) -> bytes | None:
+    """The factur-x.xml attached to the stored PDF/A-3, or None (a plain PDF issued before e-invoices)."""
+    if not invoice.pdf:
+        return None
+    with invoice.pdf.open("rb") as handle:
+        pdf = handle.read()
+    _name, xml = facturx.get_xml_from_pdf(pdf, check_xsd=False, filenames=[FACTURX_ATTACHMENT])
+    return bytes(xml) if xml else None
+
+
+def invoice_einvoice_xml(invoice: Invoice, fmt: str) -> bytes:
+    """The issued invoice as an e-invoice in `fmt` (invoicing.einvoice.FORMATS), UTF-8 XML.
+
+    `facturx` is the XML the customer received inside the PDF, byte for byte, when the PDF carries
+    one; otherwise, and for the other syntaxes, the stored document (the one the PDF was rendered
+    from, with its number BT-1 and issue date BT-2) is built again: the builders are deterministic.
+    Raises UnknownFormat.
+    """
+    if fmt not in FORMATS:
+        raise UnknownFormat(fmt)
+    if fmt == "facturx":
+        embedded = embedded_facturx_xml(invoice)
+        if embedded is not None:
+            return embedded
+    return einvoice_xml(from_json(invoice.document), fmt)
+
+
+FATAL_SHOWN = 20  # the console lists the first ones; a broken builder can break hundreds at once
+
+
+@dataclass(frozen=True)
+class EInvoiceOutcome:
+    """How one format of an issued invoice fared against the rules when it was issued."""
+
+    fmt: str
+    label: str
+    report: ValidationReport | None  # None: not validated (validation off, or issued before)
+
+    @property
+    def validated(self) -> bool:
+        return self.report is not None
+
+    @property
+    def ok(self) -> bool | None:
+        return None if self.report is None else self.report.ok
+
+    @property
+    def fatal(self) -> tuple[Finding, ...]:
+        return () if self.report is None else self.report.fatal
+
+    @property
+    def fatal_shown(self) -> tuple[Finding, ...]:
+        return self.fatal[:FATAL_SHOWN]
+
+    @property
+    def fatal_hidden(self) -> int:
+        return max(0, len(self.fatal) - FATAL_SHOWN)
+
+    @property
+    def warnings(self) -> int:
+        if self.report is None:
+            return 0
+        return sum(1 for finding in self.report.findings if finding.flag.lower() == "warning")
+
+
+def einvoice_outcomes(invoice: Invoice) -> list[EInvoiceOutcome]:
+    """Each format's validation outcome from Invoice.einvoice_report, in the order of FORMATS."""
+    stored = invoice.einvoice_report if isinstance(invoice.einvoice_report, dict) else {}
+    return [
+        EInvoiceOutcome(
+            fmt=fmt,
+            label=EINVOICE_FORMAT_LABELS.get(fmt, fmt),
+            report=ValidationReport.from_json(stored[fmt]) if isinstance(stored.get(fmt), dict) else None,
+        )
+        for fmt in FORMATS
+    ]
+
+
+def einvoice_valid(invoice: Invoice) -> bool | None:
+    """True: every validated format passed; False: one was rejected; None: none was validated."""
+    outcomes = [outcome.ok for outcome in einvoice_outcomes(invoice) if outcome.validated]
+    return None if not outcomes else all(outcomes)

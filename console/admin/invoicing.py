@@ -1,4 +1,8 @@
-"""Invoices, their captures, email deliveries and audit events. Issued invoices cannot be edited or deleted here."""
+"""Invoices, their captures, email deliveries and audit events. Issued invoices cannot be edited or deleted here.
+
+An invoice's page offers its PDF (PDF/A-3 with the Factur-X XML) and each e-invoice syntax for
+download, with the outcome of each format's validation at issue (Invoice.einvoice_report).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Q, QuerySet, Subquery
-from django.http import FileResponse, HttpRequest, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import content_disposition_header
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
@@ -19,6 +24,14 @@ from console.paging import EstimatedCountPaginator
 from core.errors import PermanentError
 from core.money import money_text
 from invoicing.deliveries import invoice_email_resend
+from invoicing.downloads import (
+    EINVOICE_CONTENT_TYPE,
+    einvoice_filename,
+    einvoice_outcomes,
+    einvoice_valid,
+    invoice_einvoice_xml,
+)
+from invoicing.einvoice import FORMATS
 from invoicing.models import EmailDelivery, Invoice, InvoiceEvent, PaymentCapture
 from jobs.services import invoice_resume_failed_steps, job_orders_failed_after_issue
 
@@ -44,7 +57,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
 
     list_display = (
         "number", "tenant", "order_id", "customer_name", "issue_date", "net", "tax", "gross",
-        "capture", "email", "pdf_link",
+        "capture", "email", "einvoice", "pdf_link",
     )  # fmt: skip
     list_filter = ("status", "tenant", ("issue_date", admin.DateFieldListFilter))
     list_select_related = ("tenant",)
@@ -105,13 +118,18 @@ class InvoiceAdmin(ReadOnlyAdmin):
         status = getattr(obj, "email_status", None)
         return str(status).lower() if status else "-"
 
+    @admin.display(description="e-invoice valid", boolean=True)
+    def einvoice(self, obj: Invoice) -> bool | None:
+        # From the stored reports (no query); unknown: no format was validated.
+        return einvoice_valid(obj)
+
     @admin.display(description="PDF")
     def pdf_link(self, obj: Invoice) -> str:
         if not obj.pdf:
             return "-"
         return format_html('<a href="{}">PDF</a>', reverse("admin:invoicing_invoice_pdf", args=[obj.pk]))
 
-    # --- the PDF, and resending the email ------------------------------------------------------------
+    # --- the PDF and the e-invoices, and resending the email ------------------------------------------
     def get_urls(self) -> list[Any]:
         return [
             path(
@@ -119,6 +137,11 @@ class InvoiceAdmin(ReadOnlyAdmin):
                 # SAMEORIGIN: the invoice page shows the PDF in a frame (Django's default is DENY)
                 self.admin_site.admin_view(xframe_options_sameorigin(self.pdf_view)),
                 name="invoicing_invoice_pdf",
+            ),
+            path(
+                "<int:invoice_id>/einvoice/<str:fmt>/",
+                self.admin_site.admin_view(self.einvoice_view),
+                name="invoicing_invoice_einvoice",
             ),
             path(
                 "<int:invoice_id>/resend-email/",
@@ -143,6 +166,21 @@ class InvoiceAdmin(ReadOnlyAdmin):
             filename=f"invoice-{invoice.number}.pdf",
             content_type="application/pdf",
         )
+
+    def einvoice_view(self, request: HttpRequest, invoice_id: int, fmt: str) -> HttpResponse:
+        """The issued invoice as an e-invoice in `fmt`: what GET …/einvoice?format= answers."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if fmt not in FORMATS:
+            raise Http404("Unknown e-invoice format.")
+        invoice = get_object_or_404(
+            Invoice.objects.filter(status=Invoice.Status.ISSUED).exclude(pdf=""), pk=invoice_id
+        )
+        response = HttpResponse(invoice_einvoice_xml(invoice, fmt), content_type=EINVOICE_CONTENT_TYPE)
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=einvoice_filename(invoice, fmt)
+        )
+        return response
 
     def resend_view(self, request: HttpRequest, invoice_id: int) -> HttpResponseRedirect:
         if not request.user.has_perm("invoicing.resend_invoice_email"):
@@ -184,6 +222,11 @@ class InvoiceAdmin(ReadOnlyAdmin):
             else None
         )
         context["can_rerun"] = failed is not None
+        context["einvoice_outcomes"] = (
+            einvoice_outcomes(invoice)
+            if isinstance(invoice, Invoice) and invoice.status == Invoice.Status.ISSUED and invoice.pdf
+            else []
+        )
         context["failed_step"] = failed.get_step_display() if failed else ""
         return super().render_change_form(request, context, *args, **kwargs)
 

@@ -76,6 +76,8 @@ class TenantAdmin(admin.ModelAdmin):
             },
         ),
         ("Payment and VAT", {"fields": ("payment_terms", "payment_days", "vat_treatments")}),
+        # Validation against the EN 16931 (and XRechnung) rules before capture and at issue
+        ("E-invoices", {"fields": ("einvoice_validation",)}),
         ("Defaults", {"fields": ("default_language", "default_currency", "time_zone", "prices_include_tax")}),
         ("Automatic jobs", {"fields": ("delivery_date_source", "automatic_schedule")}),
         (

@@ -7,6 +7,7 @@ handler (core.http_errors.exception_handler) with its status, message and field 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +15,8 @@ from django.http import FileResponse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -123,6 +126,19 @@ class TenantTokenScheme(OpenApiAuthenticationExtension):
         # Any one of the view's scopes suffices: one alternative per scope.
         needed = getattr(auto_schema.view, "required_scopes", {}).get(auto_schema.method, set())
         return [{self.name: [scope]} for scope in sorted(needed)] or [{self.name: []}]
+
+
+class OwnFormatParameterNegotiation(DefaultContentNegotiation):
+    """For the document endpoints (the PDF, the e-invoice XML): `format` is the endpoint's own query
+    parameter, not DRF's renderer override (which would answer 404 for `?format=facturx`), and any
+    Accept header is served (DRF would answer 406 to `Accept: application/pdf`): the answer is the
+    document, or an ErrorResponse in JSON."""
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, str(renderer.media_type)
 
 
 class TenantAPIView(APIView):
@@ -303,6 +319,7 @@ class InvoiceDocumentView(TenantAPIView):
     """
 
     required_scopes = {"GET": {MANAGE, READ}}
+    content_negotiation_class = OwnFormatParameterNegotiation
 
     @extend_schema(
         operation_id="GET-invoice-document",

@@ -29,6 +29,18 @@ def test_document_downloads_the_pdf_with_a_token(api, issued):
     assert b"".join(response.streaming_content).startswith(b"%PDF")
 
 
+@pytest.mark.parametrize(
+    ("query", "accept"), [("", "application/pdf"), ("?format=pdf", "*/*"), ("", "application/xml")]
+)
+def test_document_is_served_whatever_accept_and_format_say(api, issued, query, accept):
+    # A PDF client's Accept header, or a format parameter, must not be taken for DRF's renderer
+    # choice (406, or 404 for an unknown renderer format).
+    response = api.get(f"/invoice/acme/invoices/{issued}/document{query}", HTTP_ACCEPT=accept)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+
+
 def test_document_url_is_written_back_onto_the_order(tenant, issued):
     stored = StoredOrder.objects.get(tenant=tenant, order_id=factories.INVOICE_ORDER)
     assert stored.document["mixins"]["invoice"] == {
