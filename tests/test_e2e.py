@@ -13,12 +13,15 @@ import time
 from email.message import Message
 from pathlib import Path
 
+import facturx
+import pikepdf
 import pytest
 from django.core.files.base import ContentFile
 from pypdf import PdfReader
 from rest_framework.test import APIClient
 
 from integrations.models import GatewayCapture, NumberSeries
+from invoicing.einvoice.validation import validate
 from invoicing.models import Invoice
 from jobs.models import JobOrder
 from tests import factories
@@ -98,6 +101,15 @@ def test_e2e_twenty_orders_become_invoices_captures_and_emails(
     assert "179.88" in text  # gross total
     assert "28.72" in text  # the 19 % tax of this order
     assert "Nordlicht" not in text and "Shop GmbH" in text  # the tenant's seller details
+    # ... and it is a PDF/A-3b Factur-X file whose embedded CII passes the official rules
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        with document.open_metadata() as xmp:
+            assert xmp.pdfa_status == "3B"
+        assert document.Root.OutputIntents[0].S == "/GTS_PDFA1"
+        assert str(document.Root.AF[0].AFRelationship) == "/Alternative"
+    filename, xml = facturx.get_xml_from_pdf(pdf, check_xsd=True)
+    assert filename == "factur-x.xml" and first["invoiceNumber"].encode() in xml
+    assert validate(xml, "facturx").ok
 
     sent = mails(mail_dir)
     assert len(sent) == 20
