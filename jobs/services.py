@@ -407,9 +407,49 @@ def orphaned_job_orders_redispatch(*, limit: int = 1000) -> int:
             match=Q(status=JobOrder.Status.PENDING, step=step)
             & Q(dispatch_id=old_dispatch, held_by=holder, held_at=held_at),
         )
+    count += _unrecorded_messages_of_dead_workers_redispatch(limit=limit)
     WorkerHeartbeat.objects.filter(seen_at__lt=Now() - dead_after).delete()
     if count:
         logger.warning("re-dispatched %d order(s) held by dead workers", count)
+    return count
+
+
+def _unrecorded_messages_of_dead_workers_redispatch(*, limit: int) -> int:
+    """Once per dead worker: re-send the steps that no worker has recorded receiving and that
+    were sent before it died. A worker killed in the moment between two writes leaves them
+    where nobody would look until INVOICE_STUCK_AFTER:
+
+    - it committed a step and died before publishing the next one (the publish runs on commit);
+    - its consumer had taken a message off Redis and died before recording it as the holder
+      (Redis gives it back only after its visibility timeout, 900 s).
+
+    Those are indistinguishable from messages still waiting in the queue, so these are sent
+    again too: the old copy turns stale (a new dispatch id) and costs one no-op when consumed,
+    once per worker death. Only messages sent in the INVOICE_STUCK_AFTER before its last
+    heartbeat (plus one interval, when it may still have been alive) are concerned: older ones
+    are the stuck-order fallback's.
+    """
+    dead_after = dt.timedelta(seconds=settings.WORKER_DEAD_AFTER)
+    alive_for = dt.timedelta(seconds=settings.WORKER_HEARTBEAT_INTERVAL)
+    window = dt.timedelta(seconds=settings.INVOICE_STUCK_AFTER)
+    count = 0
+    for last_seen in WorkerHeartbeat.objects.filter(seen_at__lt=Now() - dead_after).values_list(
+        "seen_at", flat=True
+    ):
+        unrecorded = JobOrder.objects.filter(
+            status=JobOrder.Status.PENDING,
+            held_by="",
+            step_started_at__lt=last_seen + alive_for,
+            step_started_at__gte=last_seen - window,
+        )
+        for job_order_id, step, old_dispatch in unrecorded.order_by("-step_started_at").values_list(
+            "pk", "step", "dispatch_id"
+        )[:limit]:
+            count += step_enqueue(
+                job_order_id=job_order_id,
+                step=step,
+                match=Q(status=JobOrder.Status.PENDING, step=step, held_by="", dispatch_id=old_dispatch),
+            )
     return count
 
 

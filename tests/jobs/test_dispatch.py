@@ -240,6 +240,40 @@ def test_orders_held_by_a_dead_worker_are_re_dispatched_once_and_the_old_message
     assert running.attempts == 0 and running.step == "validate"
 
 
+def sent(row: JobOrder, *, ago: float) -> uuid.UUID:
+    """The order's current message, sent `ago` seconds ago and recorded by no worker yet."""
+    dispatch_id = uuid.uuid4()
+    JobOrder.objects.filter(pk=row.pk).update(
+        dispatch_id=dispatch_id,
+        held_by="",
+        held_at=None,
+        step_started_at=timezone.now() - dt.timedelta(seconds=ago),
+    )
+    return dispatch_id
+
+
+def test_messages_no_one_recorded_before_a_worker_died_are_sent_again_once(tenant, published, reconcile):
+    """A worker killed between committing a step and publishing the next, or between taking a
+    message off Redis and recording it, leaves an order nobody holds: sent again at once."""
+    unpublished = an_order(tenant, factories.INVOICE_ORDER)
+    sent_after_death = an_order(tenant, factories.CARD_ORDER)
+    taken_by_the_living = an_order(tenant, "DEMO-1003")
+    lost = sent(unpublished, ago=62)  # the dead worker was last seen 60 s ago
+    fresh = sent(sent_after_death, ago=20)
+    held(taken_by_the_living, LIVE, ago=62)
+    heartbeat(DEAD, seen_ago=60)
+    heartbeat(LIVE, seen_ago=1)
+
+    assert reconcile() == 1
+    assert reconcile() == 0  # once: the dead worker is forgotten
+
+    unpublished.refresh_from_db()
+    sent_after_death.refresh_from_db()
+    assert published == [("invoice.step.validate", [unpublished.pk], str(unpublished.dispatch_id))]
+    assert unpublished.dispatch_id != lost and sent_after_death.dispatch_id == fresh
+    assert deliver("validate", unpublished.pk, message_id=str(lost)) == "stale"  # if it turns up
+
+
 def test_a_message_another_worker_took_over_meanwhile_is_left_to_it(tenant, published, reconcile):
     """RabbitMQ redelivers a dead consumer's messages at once: the new holder keeps it."""
     row = an_order(tenant)
