@@ -24,6 +24,7 @@ from invoicing.einvoice.model import (
     amount_text,
     number_text,
 )
+from invoicing.einvoice.xmltree import ElementWriter
 
 RSM = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
 RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
@@ -34,27 +35,8 @@ VAT = "VAT"
 DATE_FORMAT = "102"  # UNTDID 2379: CCYYMMDD
 
 
-def _el(parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
-    """A child `ram:tag` (or "rsm:tag"/"udt:tag"), with text and attributes when given."""
-    prefix, _, name = tag.rpartition(":")
-    element = etree.SubElement(parent, f"{{{NSMAP[prefix or 'ram']}}}{name}", attributes)
-    if text is not None:
-        element.text = text
-    return element
-
-
-def _path(parent: etree._Element, path: str, text: str, **attributes: str) -> etree._Element:
-    """Nested children along "A/B/C", the last one with text and attributes."""
-    *outer, last = path.split("/")
-    for tag in outer:
-        parent = _el(parent, tag)
-    return _el(parent, last, text, **attributes)
-
-
-def _opt(parent: etree._Element, tag: str, text: str, **attributes: str) -> None:
-    """The element only when it has a value: empty elements are errors in several rule sets."""
-    if text:
-        _el(parent, tag, text, **attributes)
+_XML = ElementWriter(NSMAP, default_prefix="ram")
+_el, _path, _opt = _XML.el, _XML.path, _XML.opt
 
 
 def _date(parent: etree._Element, tag: str, value: dt.date) -> None:

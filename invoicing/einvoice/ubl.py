@@ -24,6 +24,7 @@ from invoicing.einvoice.model import (
     amount_text,
     number_text,
 )
+from invoicing.einvoice.xmltree import ElementWriter
 
 INVOICE_NS = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
@@ -35,27 +36,8 @@ VAT = "VAT"
 TAX_NUMBER_SCHEME = "FC"
 
 
-def _el(parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
-    """A child "cac:Tag" or "cbc:Tag", with text and attributes when given."""
-    prefix, _, name = tag.partition(":")
-    element = etree.SubElement(parent, f"{{{CAC if prefix == 'cac' else CBC}}}{name}", attributes)
-    if text is not None:
-        element.text = text
-    return element
-
-
-def _path(parent: etree._Element, path: str, text: str, **attributes: str) -> etree._Element:
-    """Nested children along "cac:A/cbc:B", the last one with text and attributes."""
-    *outer, last = path.split("/")
-    for tag in outer:
-        parent = _el(parent, tag)
-    return _el(parent, last, text, **attributes)
-
-
-def _opt(parent: etree._Element, tag: str, text: str, **attributes: str) -> None:
-    """The element only when it has a value (Peppol forbids empty elements, PEPPOL-EN16931-R008)."""
-    if text:
-        _el(parent, tag, text, **attributes)
+_XML = ElementWriter({"cac": CAC, "cbc": CBC}, default_prefix="cbc")
+_el, _path, _opt = _XML.el, _XML.path, _XML.opt
 
 
 def _date_text(value: dt.date) -> str:
