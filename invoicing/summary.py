@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.money import money_text
 from invoicing.models import EmailDelivery, Invoice, PaymentCapture
 from invoicing.steps.capture import captured_text
+from invoicing.steps.einvoice import einvoice_warning
 
 
 def invoice_summary(invoice: Invoice) -> str:
@@ -22,4 +23,6 @@ def invoice_summary(invoice: Invoice) -> str:
         parts.append(f"Emailed to {delivery.recipient}.")
     else:
         parts.append(f"Email to {delivery.recipient} FAILED: {delivery.error}")
-    return " ".join(parts)
+    # an issued e-invoice the rules rejected is named for an operator, also after a resend
+    parts.append(einvoice_warning(invoice.einvoice_report))
+    return " ".join(part for part in parts if part)

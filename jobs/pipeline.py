@@ -24,7 +24,6 @@ from invoicing.downloads import invoice_document_url
 from invoicing.models import Invoice
 from invoicing.steps import capture, claim, email, issue, recalculate, render, write_back
 from invoicing.steps.base import invoice_of
-from invoicing.steps.einvoice import einvoice_warning
 from invoicing.summary import invoice_summary
 from jobs.models import JobOrder
 
@@ -83,10 +82,7 @@ def _validate(job_order: JobOrder) -> str:
 def _finish(job_order: JobOrder) -> str:
     invoice = invoice_of(job_order)
     write_back.invoice_write_back(job_order=job_order, document_url=invoice_document_url(invoice))
-    # an issued e-invoice the rules rejected (invoicing.steps.einvoice) is named for an operator
-    return " ".join(
-        part for part in (invoice_summary(invoice), einvoice_warning(invoice.einvoice_report)) if part
-    )
+    return invoice_summary(invoice)
 
 
 def _email_failed(job_order: JobOrder, reason: str) -> None:

@@ -29,6 +29,7 @@ from invoicing.einvoice import validation
 from invoicing.einvoice.validation import Finding, ValidationReport
 from invoicing.models import Invoice, PaymentCapture
 from invoicing.order_store import stored_order_upsert
+from invoicing.summary import invoice_summary
 from jobs.models import JobOrder
 from jobs.services import job_create_manual
 from tenants.models import Tenant
@@ -251,6 +252,8 @@ def test_rejection_at_issue_keeps_the_invoice_and_says_so(tenant):
     assert not ValidationReport.from_json(row.invoice.einvoice_report["facturx"]).ok
     assert len(mail.outbox) == 1
     assert GatewayCapture.objects.filter(successful=True).count() == 1
+    # the message an operator's resend rebuilds (invoice_summary) still says it
+    assert "BR-DE-99: Made up for the test." in invoice_summary(row.invoice)
 
 
 def test_three_decimal_amounts_fail_before_capture_naming_the_decimals_rule(tenant):
