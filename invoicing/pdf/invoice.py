@@ -1009,7 +1009,7 @@ def _footer_columns(document: InvoiceDocument, printer: _Printer) -> list[tuple[
         if value.strip()
     ]
     contact = [value for value in (seller.email, seller.phone, seller.website) if value.strip()]
-    widths = (0.25, 0.21, 0.21, 0.33)
+    widths = (0.23, 0.21, 0.23, 0.33)
     bank_width = CONTENT_WIDTH * widths[3] - FOOTER_GUTTER
     bank: list[str] = []
     for label, value in ((_("IBAN"), _group_iban(seller.iban)), (_("BIC"), seller.bic)):
