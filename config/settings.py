@@ -400,6 +400,9 @@ OUTBOUND_ALLOW_PRIVATE_NETWORKS = env_bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS", Fa
 # Schema URL of the invoice mixin written back onto orders (mixins.invoice {invoiceNo,
 # invoiceDocument}). Empty: the schema this service serves itself, under PUBLIC_BASE_URL.
 EMPORIX_INVOICE_MIXIN_SCHEMA_URL = os.environ.get("EMPORIX_INVOICE_MIXIN_SCHEMA_URL", "")
+# Sequential ID schema type credit note numbers are drawn from (Emporix has no type of its own
+# for them; create and activate a schema of this type per tenant, e.g. preText "CN").
+EMPORIX_CREDIT_NOTE_SEQUENCE = os.environ.get("EMPORIX_CREDIT_NOTE_SEQUENCE", "creditNoteNoSequence")
 
 # --- API --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

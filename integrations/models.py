@@ -1,8 +1,8 @@
 """Storage of the local, database-backed backends (the embedded default).
 
 Orders as Emporix salesOrder documents, buyers as Emporix legal entity and customer documents,
-exchange rates kept in the console, the invoice number series, and a payment gateway that
-records authorisations and captures and can be told to decline.
+exchange rates kept in the console, the invoice and credit note number series, and a payment
+gateway that records authorisations, captures and refunds and can be told to decline.
 """
 
 from __future__ import annotations
@@ -163,6 +163,9 @@ class Configuration(models.Model):
 class NumberSeries(models.Model):
     """A counter row per tenant and series, with the Emporix sequence-schema semantics.
 
+    Series by name: "invoiceNoSequence" (invoices) and "creditNoteNoSequence" (credit notes,
+    integrations.numbering.LOCAL_SERIES_NAMES).
+
     number = preText + counter zero-padded to numberOfDigits + postText, placeholders such as
     __year__ replaced; the first number is startValue + 1; past maxValue the series is used up.
     """
@@ -207,6 +210,11 @@ class GatewayTransaction(models.Model):
         blank=True,
         help_text="when set, every capture of this transaction is declined with it",
     )
+    refund_decline_reason = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="when set, every refund of this transaction is declined with it",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -231,3 +239,18 @@ class GatewayCapture(models.Model):
 
     def __str__(self) -> str:
         return f"{self.capture_id} ({'ok' if self.successful else 'declined'})"
+
+
+class GatewayRefund(models.Model):
+    """A refund the local gateway performed or declined; the idempotency key makes a repeat a no-op."""
+
+    transaction = models.ForeignKey(GatewayTransaction, on_delete=models.CASCADE, related_name="refunds")
+    idempotency_key = models.CharField(max_length=400, unique=True)
+    refund_id = models.CharField(max_length=64)
+    amount = models.DecimalField(max_digits=18, decimal_places=3)
+    successful = models.BooleanField()
+    message = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.refund_id} ({'ok' if self.successful else 'declined'})"

@@ -8,7 +8,7 @@ backend without the pipeline changing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any, Protocol
@@ -211,6 +211,42 @@ class CaptureStatus:
     amount: Decimal | None = None
 
 
+@dataclass(frozen=True)
+class RefundResult:
+    """The gateway's answer to a refund: performed (successful) or declined (with its message).
+
+    `refund_id` is the gateway's id of the refund where it gives one (the local gateway does;
+    Emporix answers commonPaymentResponse {successful, message}, without an id).
+    """
+
+    successful: bool
+    refund_id: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class RefundEntry:
+    """A SUCCESSFUL refund the gateway performed on a transaction (to resolve UNKNOWN refunds)."""
+
+    refund_id: str
+    amount: Decimal | None
+    currency: str = ""
+    created_at: dt.datetime | None = None
+
+
+# --- credit notes written back onto the order --------------------------------------------------
+@dataclass(frozen=True)
+class CreditNoteRef:
+    """An issued credit note as the order's invoice mixin lists it (mixins.invoice.creditNotes)."""
+
+    number: str
+    document_url: str
+    gross_amount: Decimal  # positive: what the credit note takes off the invoice
+    currency: str
+    issue_date: dt.date
+    cancels_invoice: bool  # True: with it the invoice is cancelled as a whole ("Storno")
+
+
 # --- the ports ---------------------------------------------------------------------------------
 DELIVERY_WINDOW_DATE = "deliveryWindow.deliveryDate"
 DELIVERY_TIME_MIXIN = "mixins.deliveryTime.deliveryDate"
@@ -286,7 +322,21 @@ class OrderSource(Protocol):
         ...
 
     def mark_invoiced(self, order_id: str, *, invoice_number: str, document_url: str) -> None:
-        """Write the invoice reference back onto the order (no-op where the source has no place)."""
+        """Write the invoice reference back onto the order (no-op where the source has no place).
+
+        invoiceNo/invoiceDocument are replaced (an order invoiced again after a cancellation gets
+        the new invoice's); the mixin's creditNotes stay.
+        """
+        ...
+
+    def mark_credited(
+        self, order_id: str, *, invoice_number: str, credit_notes: Sequence[CreditNoteRef]
+    ) -> None:
+        """Write the issued credit notes of invoice `invoice_number` onto the order.
+
+        `credit_notes` is the invoice's full list each time (idempotent): it replaces what the
+        mixin lists for that invoice; entries of an earlier, cancelled invoice of the order stay.
+        """
         ...
 
 
@@ -301,13 +351,24 @@ class ConfigurationSource(Protocol):
         ...
 
 
+# The number series a NumberSequence draws from (each backend names them its own way:
+# integrations.numbering.LOCAL_SERIES_NAMES, settings.EMPORIX_CREDIT_NOTE_SEQUENCE).
+INVOICE_SERIES = "invoice"
+CREDIT_NOTE_SERIES = "credit_note"
+SERIES_KINDS = (INVOICE_SERIES, CREDIT_NOTE_SERIES)
+
+
 class NumberSequence(Protocol):
     # True: next_number runs inside the caller's transaction and rolls back with it (gapless).
     # False: it calls out (HTTP); the caller reserves the number before issuing.
     transactional: bool
 
-    def next_number(self, *, site_code: str, at: dt.datetime) -> str:
-        """Allocate the next invoice number. PermanentError when the series is used up."""
+    def next_number(self, *, site_code: str, at: dt.datetime, series: str = INVOICE_SERIES) -> str:
+        """Allocate the next number of `series` (INVOICE_SERIES or CREDIT_NOTE_SERIES).
+
+        PermanentError when the series is missing (naming it and how to create it);
+        SeriesExhausted (a PermanentError) when it is used up.
+        """
         ...
 
 
@@ -323,6 +384,26 @@ class PaymentGateway(Protocol):
         ...
 
     def capture_status(self, *, transaction_id: str) -> CaptureStatus: ...
+
+    def refund(
+        self,
+        *,
+        transaction_id: str,
+        amount: Decimal,
+        currency: str,
+        capture_id: str,
+        idempotency_key: str,
+    ) -> RefundResult:
+        """Refund `amount` of a captured transaction ("" capture_id: the gateway picks the capture).
+
+        A refusal (4xx, a decline) is RefundResult(successful=False, message=...). TransientError
+        on timeout/5xx: the outcome is then UNKNOWN and must be resolved with refunds().
+        """
+        ...
+
+    def refunds(self, *, transaction_id: str) -> tuple[RefundEntry, ...]:
+        """The successful refunds of the transaction, oldest first."""
+        ...
 
 
 class CustomerDirectory(Protocol):

@@ -9,6 +9,7 @@ from django.db import transaction
 from core.errors import PermanentError
 from integrations.buyers import read_legal_entity, validate_customer
 from integrations.models import Configuration, NumberSeries, StoredCustomer, StoredLegalEntity
+from integrations.numbering import CREDIT_NOTE_SERIES_NAME, INVOICE_SERIES_NAME
 from tenants.models import Tenant
 
 
@@ -41,7 +42,7 @@ def number_series_ensure(
     number_of_digits: int = 4,
     start_value: int = 1000,
     max_value: int = 999999999,
-    name: str = "invoiceNoSequence",
+    name: str = INVOICE_SERIES_NAME,
 ) -> NumberSeries:
     """Create the series if missing. An existing series is left alone: its counter must not move."""
     series, _ = NumberSeries.objects.get_or_create(
@@ -57,6 +58,46 @@ def number_series_ensure(
     )
     series.full_clean()
     return series
+
+
+CREDIT_NOTE_PRE_TEXT = "CN"
+SERIES_DEFAULTS = {"number_of_digits": 4, "start_value": 1000, "max_value": 999999999}
+
+
+def credit_note_series_ensure(
+    *,
+    tenant: Tenant,
+    pre_text: str = CREDIT_NOTE_PRE_TEXT,
+    number_of_digits: int | None = None,
+    start_value: int | None = None,
+) -> NumberSeries:
+    """Create the tenant's credit note series ("creditNoteNoSequence") if missing.
+
+    Digits, startValue and maxValue default to the tenant's invoice series' (CN1001 next to
+    INV1001), else to the series defaults. An existing series is left alone.
+    """
+    invoice = NumberSeries.objects.filter(tenant=tenant, name=INVOICE_SERIES_NAME).first()
+    digits = number_of_digits or (
+        invoice.number_of_digits if invoice else SERIES_DEFAULTS["number_of_digits"]
+    )
+    start = (
+        start_value
+        if start_value is not None
+        else (invoice.start_value if invoice else SERIES_DEFAULTS["start_value"])
+    )
+    max_value = (
+        invoice.max_value
+        if invoice is not None and invoice.max_value > start
+        else SERIES_DEFAULTS["max_value"]
+    )
+    return number_series_ensure(
+        tenant=tenant,
+        name=CREDIT_NOTE_SERIES_NAME,
+        pre_text=pre_text,
+        number_of_digits=digits,
+        start_value=start,
+        max_value=max(max_value, start + 1),
+    )
 
 
 class NumberSeriesLocked(PermanentError):

@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
@@ -30,19 +31,25 @@ from integrations.emporix.client import (
     shorten_upstream_text,
     upstream_message,
 )
+from integrations.invoice_mixin import MIXIN, SCHEMA_FILE, credited_mixin, invoiced_mixin
 from integrations.mapper import sales_order_to_order
-from integrations.numbering import SeriesExhausted
+from integrations.numbering import SeriesExhausted, series_label
 from integrations.ports import (
+    CREDIT_NOTE_SERIES,
     DELIVERY_TIME_MIXIN,
+    INVOICE_SERIES,
     Address,
     CaptureResult,
     CaptureStatus,
+    CreditNoteRef,
     CustomerProfile,
     ExchangeRate,
     LegalEntity,
     Order,
     OrderPage,
     OrderQuery,
+    RefundEntry,
+    RefundResult,
     Seller,
     order_fingerprint,
 )
@@ -141,29 +148,62 @@ class EmporixOrderSource:
         )
 
     def mark_invoiced(self, order_id: str, *, invoice_number: str, document_url: str) -> None:
-        """PATCH mixins.invoice onto the order; a 409 (stale version) re-reads and tries again."""
+        """PATCH mixins.invoice onto the order; a 409 (stale version) re-reads and tries again.
+
+        The whole mixin is sent, the creditNotes it lists kept: whether PATCH merges a mixin or
+        replaces it, an order invoiced again after a cancellation keeps its credit notes.
+        """
+        self._write_invoice_mixin(
+            order_id,
+            lambda current: (
+                current
+                if isinstance(current, dict) and current.get("invoiceNo") == invoice_number
+                else invoiced_mixin(current, invoice_number=invoice_number, document_url=document_url)
+            ),
+            what="the invoice number was",
+        )
+
+    def mark_credited(
+        self, order_id: str, *, invoice_number: str, credit_notes: Sequence[CreditNoteRef]
+    ) -> None:
+        """PATCH mixins.invoice.creditNotes (the invoice's full list; integrations.invoice_mixin).
+
+        Nothing is sent when the order lists them already (a repeated step).
+        """
+        self._write_invoice_mixin(
+            order_id,
+            lambda current: credited_mixin(current, invoice_number=invoice_number, credit_notes=credit_notes),
+            what="the credit notes were",
+        )
+
+    def _write_invoice_mixin(
+        self, order_id: str, change: Callable[[Any], dict[str, Any]], *, what: str
+    ) -> None:
+        """Read the order, PATCH the mixin `change(current mixin)` returns unless it is unchanged.
+
+        With the order's metadata.version (optimistic locking): a 409 reads again and retries,
+        WRITE_BACK_ATTEMPTS times in all.
+        """
         path = _path("order-v2", self.tenant.code, "salesorders", order_id)
         for _attempt in range(WRITE_BACK_ATTEMPTS):
             document = self._document(order_id)
-            current = ((document.get("mixins") or {}).get("invoice") or {}).get("invoiceNo")
-            if current == invoice_number:
+            current = (document.get("mixins") or {}).get(MIXIN)
+            wanted = change(current)
+            if wanted == current:
                 return  # written already (a repeated step)
-            metadata: dict[str, Any] = {"mixins": {"invoice": invoice_mixin_schema_url()}}
+            metadata: dict[str, Any] = {"mixins": {MIXIN: invoice_mixin_schema_url()}}
             version = (document.get("metadata") or {}).get("version")
             if isinstance(version, int):  # optimistic locking: a stale version answers 409
                 metadata["version"] = version
-            body = {
-                "mixins": {"invoice": {"invoiceNo": invoice_number, "invoiceDocument": document_url}},
-                "metadata": metadata,
-            }
+            body = {"mixins": {MIXIN: wanted}, "metadata": metadata}
             response = self.client.request(
                 "PATCH", path, params={"recalculate": "false"}, json=body, handled=(409,)
             )
             if response.status_code != 409:
                 return
-            logger.info("order %s changed while writing the invoice back; reading it again", order_id)
+            logger.info("order %s changed while %s written back; reading it again", order_id, what)
         raise TransientError(
-            f"Order {order_id} kept changing while the invoice number was written back "
+            f"Order {order_id} kept changing while {what} written back "
             f"({WRITE_BACK_ATTEMPTS} version conflicts)."
         )
 
@@ -188,15 +228,29 @@ def order_query_q(query: OrderQuery) -> str:
 
 
 def invoice_mixin_schema_url() -> str:
+    """EMPORIX_INVOICE_MIXIN_SCHEMA_URL, else the v2 schema this service serves (with creditNotes;
+    v1 stays served for the orders written before)."""
     if settings.EMPORIX_INVOICE_MIXIN_SCHEMA_URL:
         return str(settings.EMPORIX_INVOICE_MIXIN_SCHEMA_URL)
     base = settings.PUBLIC_BASE_URL or "http://localhost:8000"
-    return f"{base}/{settings.STATIC_URL.strip('/')}/schemas/invoice-mixin.v1.json"
+    return f"{base}/{settings.STATIC_URL.strip('/')}/schemas/{SCHEMA_FILE}"
 
 
-# --- invoice numbers ---------------------------------------------------------------------------------
+# --- invoice and credit note numbers ---------------------------------------------------------------------
+def sequence_schema_type(series: str) -> str:
+    """The Emporix schema type of a series kind: invoiceNoSequence, or for credit notes
+    settings.EMPORIX_CREDIT_NOTE_SEQUENCE (Emporix names no credit-note type of its own)."""
+    if series == INVOICE_SERIES:
+        return "invoiceNoSequence"
+    if series == CREDIT_NOTE_SERIES:
+        return str(settings.EMPORIX_CREDIT_NOTE_SEQUENCE)
+    series_label(series)  # raises the ValueError naming the kinds
+    raise AssertionError(series)  # pragma: no cover
+
+
 class EmporixNumberSequence:
-    """nextId of the tenant's active invoiceNoSequence schema.
+    """nextId of the tenant's active schema of the series' type (invoiceNoSequence, or
+    EMPORIX_CREDIT_NOTE_SEQUENCE for credit notes).
 
     Not transactional: the number comes over HTTP, so the pipeline reserves it on the invoice
     before issuing (a retried step then reuses it). As in Emporix itself, a call that fails
@@ -209,29 +263,37 @@ class EmporixNumberSequence:
         self.tenant = tenant
         self.client = client
 
-    def next_number(self, *, site_code: str, at: dt.datetime) -> str:
+    def next_number(self, *, site_code: str, at: dt.datetime, series: str = INVOICE_SERIES) -> str:
+        label = series_label(series)
+        schema_type = sequence_schema_type(series)
         params = {"siteCode": site_code} if site_code else None
         response = self.client.request(
             "POST",
-            _path("sequential-id", self.tenant.code, "schemas", "types", "invoiceNoSequence", "nextId"),
+            _path("sequential-id", self.tenant.code, "schemas", "types", schema_type, "nextId"),
             params=params,
             json={"placeholders": dict(self.tenant.emporix_number_placeholders or {})},
             handled=(400, 404, 409),
         )
         if response.status_code == 404:
+            how = (
+                f" (POST /sequential-id/{self.tenant.code}/schemas with schemaType {schema_type!r}, e.g. "
+                "preText 'CN', then setActive; the type is the setting EMPORIX_CREDIT_NOTE_SEQUENCE)"
+                if series == CREDIT_NOTE_SERIES
+                else ""
+            )
             raise PermanentError(
-                f"No active invoiceNoSequence schema in Emporix for tenant {self.tenant.code}: "
-                "create and activate one in the Sequential ID service. No number was issued."
+                f"No active {schema_type} schema in Emporix for tenant {self.tenant.code}: "
+                f"create and activate one in the Sequential ID service{how}. No {label} number was issued."
             )
         if response.status_code == 409:
             raise SeriesExhausted(
-                f"The Emporix invoiceNoSequence of tenant {self.tenant.code} is used up "
-                f"({upstream_message(response) or 'maxValue exceeded'}). No number was issued."
+                f"The Emporix {schema_type} of tenant {self.tenant.code} is used up "
+                f"({upstream_message(response) or 'maxValue exceeded'}). No {label} number was issued."
             )
         if response.status_code == 400:
             raise PermanentError(
-                "Emporix could not generate an invoice number: "
-                f"{upstream_message(response) or 'bad request'} (check the schema's placeholders)."
+                f"Emporix could not generate {'an' if label[0] in 'aeiou' else 'a'} {label} number: "
+                f"{upstream_message(response) or 'bad request'} (check the schema's placeholders: {schema_type})."
             )
         number = response.json().get("id")
         if not isinstance(number, str) or not number:
@@ -553,3 +615,96 @@ class EmporixPaymentGateway:
                     amount=to_decimal(amount) if amount is not None else None,
                 )
         return CaptureStatus(captured=False)
+
+    def refund(
+        self,
+        *,
+        transaction_id: str,
+        amount: Decimal,
+        currency: str,
+        capture_id: str,
+        idempotency_key: str,
+    ) -> RefundResult:
+        """POST …/payment/{transactionId}/refund with refundRequest {amount, currency, captureId?}.
+
+        The answer is commonPaymentResponse {successful, message}: no refund id (refund_id stays
+        ""; refunds() reads the REFUND entries' ids). A 4xx means the gateway refused the request,
+        nothing was refunded: RefundResult(successful=False) with the upstream message. Timeouts,
+        5xx and an answer without JSON raise TransientError: the outcome is UNKNOWN, to be resolved
+        with refunds(). The gateway has no idempotency key (as for capture).
+        """
+        body: dict[str, Any] = {"amount": float(amount), "currency": currency}
+        if capture_id:
+            body["captureId"] = capture_id
+        path = _path("payment-gateway", self.tenant.code, "payment", transaction_id, "refund")
+        try:
+            response = self.client.request("POST", path, json=body)
+        except UpstreamError as exc:  # 4xx: the gateway refused the request, nothing was refunded
+            return RefundResult(successful=False, message=exc.message)
+        answer = _json(response, f"The Emporix Payment Gateway's answer to the refund of {transaction_id}")
+        if not isinstance(answer, dict) or not isinstance(answer.get("successful"), bool):
+            raise TransientError(
+                f"The Emporix Payment Gateway answered the refund of {transaction_id} without saying "
+                "whether it succeeded; the outcome is unknown."
+            )
+        message = shorten_upstream_text(answer["message"]) if isinstance(answer.get("message"), str) else ""
+        if answer["successful"]:
+            return RefundResult(successful=True, message=message)
+        return RefundResult(
+            successful=False, message=message or "The payment gateway declined the refund without a reason."
+        )
+
+    def refunds(self, *, transaction_id: str) -> tuple[RefundEntry, ...]:
+        """The transaction's successful REFUND entries (GET …/transactions/{id}), oldest first.
+
+        A transaction the gateway does not know (404) has no refunds.
+        """
+        response = self.client.request(
+            "GET", _path("payment-gateway", self.tenant.code, "transactions", transaction_id), handled=(404,)
+        )
+        if response.status_code == 404:
+            return ()
+        body = _json(response, f"Payment transaction {transaction_id} from the Emporix Payment Gateway")
+        entries = body.get("entries") if isinstance(body, dict) else None
+        found: list[RefundEntry] = []
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict) or str(entry.get("type", "")).upper() != "REFUND":
+                continue
+            if entry.get("successful") is not True:
+                continue
+            raw = entry.get("amount")
+            money: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            found.append(
+                RefundEntry(
+                    refund_id=str(entry.get("id") or ""),
+                    amount=_amount(money.get("amount")),
+                    currency=str(money.get("currency") or "").upper(),
+                    created_at=_timestamp(entry.get("createdDate")),
+                )
+            )
+        # oldest first; entries without a date keep their place before the dated ones
+        return tuple(sorted(found, key=lambda e: (e.created_at is not None, e.created_at or _EPOCH)))
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _amount(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        amount = to_decimal(value)
+    except (InvalidOperation, ValueError):
+        return None
+    return amount if amount.is_finite() else None
+
+
+def _timestamp(value: Any) -> dt.datetime | None:
+    """An entry's createdDate (ISO 8601, "Z" or an offset; naive read as UTC); None if unreadable."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

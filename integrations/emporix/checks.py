@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from core.errors import IntegrationError
-from integrations.emporix.adapters import EmporixConfiguration, EmporixSellerSettings, _path, logo_bytes
+from integrations.emporix.adapters import (
+    EmporixConfiguration,
+    EmporixSellerSettings,
+    _path,
+    logo_bytes,
+    sequence_schema_type,
+)
 from integrations.emporix.client import EmporixClient
+from integrations.ports import CREDIT_NOTE_SERIES, INVOICE_SERIES
 from tenants.models import Tenant
 
 # What the service's API key needs, and for what.
@@ -24,7 +32,9 @@ OPTIONAL_SCOPES = {
     "customermanagement.legalentity_read": "the buyer's legal name and VAT ID of orders with a legalEntityId",
     "customer.customer_read": "the customer's preferredLanguage (else the site's language)",
     "currency.currency_read": "exchange rates for invoices not in the site's currency",
+    "payment-gateway.refund_manage": "refund card payments when a credit note is issued",
 }
+SCHEMA_TYPE = re.compile(r"^[a-zA-Z0-9]+$")  # SequenceSchemaCreate.schemaType (the Sequential ID spec)
 
 
 @dataclass(frozen=True)
@@ -103,46 +113,8 @@ def tenant_connection_checks(tenant: Tenant) -> list[Check]:
     except IntegrationError as exc:
         checks.append(Check("site", False, exc.message))
 
-    try:
-        response = client.request(
-            "GET",
-            _path("sequential-id", tenant.code, "schemas", "types", "invoiceNoSequence"),
-            handled=(404,),
-        )
-        schemas = response.json() if response.status_code == 200 else []
-        active = [s for s in schemas if isinstance(s, dict) and s.get("active")]
-        if active:
-            schema = active[0]
-            unfilled = [
-                name
-                for name, spec in (schema.get("placeholders") or {}).items()
-                if isinstance(spec, dict)
-                and spec.get("required")
-                and not spec.get("default")
-                and not spec.get("sitePath")
-                and name not in (tenant.emporix_number_placeholders or {})
-            ]
-            if unfilled:
-                checks.append(
-                    Check(
-                        "number placeholders",
-                        False,
-                        f"the schema requires {', '.join(unfilled)}, which the tenant does not send: every nextId "
-                        f'would answer 400. Set the tenant\'s placeholders, e.g. {{"{unfilled[0]}": ""}}',
-                    )
-                )
-            checks.append(
-                Check(
-                    "invoice numbers",
-                    True,
-                    f"active invoiceNoSequence schema {schema.get('name', '')!r}: preText {schema.get('preText', '')!r}, "
-                    f"{schema.get('numberOfDigits')} digits, counter {schema.get('counter')}, maxValue {schema.get('maxValue')}",
-                )
-            )
-        else:
-            checks.append(Check("invoice numbers", False, "no active invoiceNoSequence schema"))
-    except IntegrationError as exc:
-        checks.append(Check("invoice numbers", False, exc.message))
+    checks += sequence_checks(client, tenant, INVOICE_SERIES)
+    checks += sequence_checks(client, tenant, CREDIT_NOTE_SERIES)
 
     try:
         settings_value = EmporixConfiguration(tenant, client).get_configuration("invoiceSettings")
@@ -158,4 +130,76 @@ def tenant_connection_checks(tenant: Tenant) -> list[Check]:
         )
     except IntegrationError as exc:
         checks.append(Check("invoiceSettings", False, exc.message, blocking=False))
+    return checks
+
+
+def sequence_checks(client: EmporixClient, tenant: Tenant, series: str) -> list[Check]:
+    """The active schema of the series' type and the placeholders it needs.
+
+    Invoice numbers block invoicing; credit note numbers (EMPORIX_CREDIT_NOTE_SEQUENCE) are
+    needed only to issue credit notes, so their problems are warnings.
+    """
+    invoice = series == INVOICE_SERIES
+    name = "invoice numbers" if invoice else "credit note numbers"
+    schema_type = sequence_schema_type(series)
+    if not SCHEMA_TYPE.match(schema_type):
+        return [
+            Check(
+                name,
+                False,
+                f"EMPORIX_CREDIT_NOTE_SEQUENCE {schema_type!r} is no Emporix schema type (letters and digits only)",
+                blocking=invoice,
+            )
+        ]
+    checks: list[Check] = []
+    try:
+        response = client.request(
+            "GET", _path("sequential-id", tenant.code, "schemas", "types", schema_type), handled=(404,)
+        )
+        schemas = response.json() if response.status_code == 200 else []
+        active = (
+            [s for s in schemas if isinstance(s, dict) and s.get("active")]
+            if isinstance(schemas, list)
+            else []
+        )
+        if active:
+            schema = active[0]
+            unfilled = [
+                placeholder
+                for placeholder, spec in (schema.get("placeholders") or {}).items()
+                if isinstance(spec, dict)
+                and spec.get("required")
+                and not spec.get("default")
+                and not spec.get("sitePath")
+                and placeholder not in (tenant.emporix_number_placeholders or {})
+            ]
+            if unfilled:
+                checks.append(
+                    Check(
+                        "number placeholders" if invoice else "credit note number placeholders",
+                        False,
+                        f"the schema requires {', '.join(unfilled)}, which the tenant does not send: "
+                        f"every nextId would answer 400. Set the tenant's placeholders, "
+                        f'e.g. {{"{unfilled[0]}": ""}}',
+                        blocking=invoice,
+                    )
+                )
+            checks.append(
+                Check(
+                    name,
+                    True,
+                    f"active {schema_type} schema {schema.get('name', '')!r}: preText {schema.get('preText', '')!r}, "
+                    f"{schema.get('numberOfDigits')} digits, counter {schema.get('counter')}, maxValue {schema.get('maxValue')}",
+                )
+            )
+        else:
+            missing = f"no active {schema_type} schema"
+            if not invoice:
+                missing += (
+                    f": credit notes cannot be numbered; create one (POST /sequential-id/{tenant.code}/schemas, "
+                    f"schemaType {schema_type}, e.g. preText 'CN') and activate it"
+                )
+            checks.append(Check(name, False, missing, blocking=invoice))
+    except IntegrationError as exc:
+        checks.append(Check(name, False, exc.message, blocking=invoice))
     return checks

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -12,42 +13,52 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef
+from django.db.models import OuterRef, Sum
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from core.errors import NotFound, PermanentError
 from integrations.buyers import read_customer, read_legal_entity
+from integrations.invoice_mixin import MIXIN, credited_mixin, invoiced_mixin
 from integrations.mapper import sales_order_to_order
 from integrations.models import (
     Configuration,
     CurrencyRate,
     GatewayCapture,
+    GatewayRefund,
     GatewayTransaction,
     NumberSeries,
     StoredCustomer,
     StoredLegalEntity,
     StoredOrder,
 )
-from integrations.numbering import builtin_placeholders, format_number, next_counter
+from integrations.numbering import (
+    LOCAL_SERIES_NAMES,
+    builtin_placeholders,
+    format_number,
+    next_counter,
+    series_label,
+)
 from integrations.ports import (
     DELIVERY_TIME_MIXIN,
     FINGERPRINT_PATHS,
+    INVOICE_SERIES,
     Address,
     CaptureResult,
     CaptureStatus,
+    CreditNoteRef,
     CustomerProfile,
     ExchangeRate,
     LegalEntity,
     Order,
     OrderPage,
     OrderQuery,
+    RefundEntry,
+    RefundResult,
     Seller,
 )
 from tenants.models import Tenant
-
-INVOICE_SERIES = "invoiceNoSequence"
 
 
 def stored_order_fingerprint() -> JSONObject:
@@ -103,6 +114,11 @@ class LocalOrderSource:
         return sales_order_to_order(stored.document, order_id=order_id)
 
     def mark_invoiced(self, order_id: str, *, invoice_number: str, document_url: str) -> None:
+        """invoiceNo/invoiceDocument replaced, the mixin's creditNotes kept.
+
+        `invoice_number` (the column AUTOMATIC runs select on) is set here and never cleared: an
+        order whose invoice was cancelled is invoiced again only by a MANUAL job.
+        """
         with transaction.atomic():
             stored = (
                 StoredOrder.objects.select_for_update().filter(tenant=self.tenant, order_id=order_id).first()
@@ -111,10 +127,33 @@ class LocalOrderSource:
                 return
             document = dict(stored.document)
             mixins = dict(document.get("mixins") or {})
-            mixins["invoice"] = {"invoiceNo": invoice_number, "invoiceDocument": document_url}
+            mixins[MIXIN] = invoiced_mixin(
+                mixins.get(MIXIN), invoice_number=invoice_number, document_url=document_url
+            )
             document["mixins"] = mixins
             stored.document = document
             stored.invoice_number = invoice_number
+            stored.save(update_fields=["document", "invoice_number", "updated_at"])
+
+    def mark_credited(
+        self, order_id: str, *, invoice_number: str, credit_notes: Sequence[CreditNoteRef]
+    ) -> None:
+        """The stored document's mixins.invoice.creditNotes (integrations.invoice_mixin)."""
+        with transaction.atomic():
+            stored = (
+                StoredOrder.objects.select_for_update().filter(tenant=self.tenant, order_id=order_id).first()
+            )
+            if stored is None:
+                return
+            document = dict(stored.document)
+            mixins = dict(document.get("mixins") or {})
+            mixins[MIXIN] = credited_mixin(
+                mixins.get(MIXIN), invoice_number=invoice_number, credit_notes=credit_notes
+            )
+            document["mixins"] = mixins
+            stored.document = document
+            if not stored.invoice_number:  # invoiced before the write-back existed: still invoiced
+                stored.invoice_number = mixins[MIXIN]["invoiceNo"]
             stored.save(update_fields=["document", "invoice_number", "updated_at"])
 
 
@@ -128,10 +167,11 @@ class LocalConfiguration:
 
 
 class LocalNumberSequence:
-    """A counter row incremented under SELECT ... FOR UPDATE.
+    """A counter row incremented under SELECT ... FOR UPDATE, one row per series
+    ("invoiceNoSequence", "creditNoteNoSequence").
 
-    Call it inside the transaction that stores the number on the invoice: the row lock is held
-    until that commits, so numbers are gapless and never handed out twice.
+    Call it inside the transaction that stores the number on the invoice or credit note: the
+    row lock is held until that commits, so numbers are gapless and never handed out twice.
     """
 
     transactional = True
@@ -139,21 +179,24 @@ class LocalNumberSequence:
     def __init__(self, tenant: Tenant) -> None:
         self.tenant = tenant
 
-    def next_number(self, *, site_code: str, at: dt.datetime) -> str:
+    def next_number(self, *, site_code: str, at: dt.datetime, series: str = INVOICE_SERIES) -> str:
+        label = series_label(series)  # a ValueError for an unknown kind, before any lock
+        name = LOCAL_SERIES_NAMES[series]
         if not transaction.get_connection().in_atomic_block:
-            raise RuntimeError("allocate invoice numbers inside the transaction that stores them")
-        series = (
-            NumberSeries.objects.select_for_update().filter(tenant=self.tenant, name=INVOICE_SERIES).first()
-        )
-        if series is None:
+            raise RuntimeError(f"allocate {label} numbers inside the transaction that stores them")
+        row = NumberSeries.objects.select_for_update().filter(tenant=self.tenant, name=name).first()
+        if row is None:
             raise PermanentError(
-                f"Tenant {self.tenant.code} has no invoice number series ('{INVOICE_SERIES}'); create one first."
+                f"Tenant {self.tenant.code} has no {label} number series ('{name}'); create one first "
+                f"(console: Number series, name {name}; the tenant's commands create_tenant and "
+                "seed_demo create both series). No number was issued."
             )
         counter = next_counter(
-            current=series.counter,
-            start_value=series.start_value,
-            max_value=series.max_value,
-            series_name=series.name,
+            current=row.counter,
+            start_value=row.start_value,
+            max_value=row.max_value,
+            series_name=row.name,
+            series=series,
         )
         local = at.astimezone(ZoneInfo(self.tenant.time_zone))
         placeholders = {
@@ -161,14 +204,14 @@ class LocalNumberSequence:
             **getattr(settings, "INVOICE_NUMBER_PLACEHOLDERS", {}),
         }
         number = format_number(
-            pre_text=series.pre_text,
-            post_text=series.post_text,
-            number_of_digits=series.number_of_digits,
+            pre_text=row.pre_text,
+            post_text=row.post_text,
+            number_of_digits=row.number_of_digits,
             counter=counter,
             placeholders=placeholders,
         )
-        series.counter = counter
-        series.save(update_fields=["counter"])
+        row.counter = counter
+        row.save(update_fields=["counter"])
         return number
 
 
@@ -339,3 +382,100 @@ class LocalPaymentGateway:
         if capture is None:
             return CaptureStatus(captured=False)
         return CaptureStatus(captured=True, capture_id=capture.capture_id, amount=capture.amount)
+
+    def refund(
+        self,
+        *,
+        transaction_id: str,
+        amount: Decimal,
+        currency: str,
+        capture_id: str,
+        idempotency_key: str,
+    ) -> RefundResult:
+        """Refund up to what was captured and not refunded yet; a repeated key gets the first answer.
+
+        Declined (successful=False, the reason in `message`, recorded under the key) when the
+        transaction has `refund_decline_reason`, the currency differs, nothing was captured (or
+        not `capture_id`), the amount is not positive or exceeds what is left to refund. An unknown
+        transaction is declined without a record (as Emporix answers 404).
+        """
+        with transaction.atomic():
+            txn = (
+                GatewayTransaction.objects.select_for_update()
+                .filter(tenant=self.tenant, transaction_id=transaction_id)
+                .first()
+            )
+            if txn is None:
+                return RefundResult(
+                    successful=False,
+                    message=f"Payment transaction {transaction_id} not found at the payment gateway.",
+                )
+            # Looked up under the transaction's lock: a concurrent request with the same key has
+            # committed by now and gets the same answer instead of a second refund.
+            done = GatewayRefund.objects.filter(idempotency_key=idempotency_key).first()
+            if done is not None:
+                return _refund_result(done)
+            message = self._refund_refusal(txn, amount=amount, currency=currency, capture_id=capture_id)
+            record = GatewayRefund.objects.create(
+                transaction=txn,
+                idempotency_key=idempotency_key,
+                refund_id=uuid.uuid4().hex,
+                amount=amount,
+                successful=not message,
+                message=message[:300],
+            )
+            return _refund_result(record)
+
+    @staticmethod
+    def _refund_refusal(txn: GatewayTransaction, *, amount: Decimal, currency: str, capture_id: str) -> str:
+        """Why the refund is declined; "" when it can be performed."""
+        if txn.refund_decline_reason:
+            return txn.refund_decline_reason
+        if currency.upper() != txn.currency.upper():
+            return f"Currency {currency} does not match the payment ({txn.currency})."
+        captures = txn.captures.filter(successful=True)
+        if capture_id:
+            captures = captures.filter(capture_id=capture_id)
+        captured = captures.aggregate(total=Sum("amount"))["total"]
+        if captured is None:
+            if capture_id:
+                return (
+                    f"Capture {capture_id} is not a successful capture of transaction {txn.transaction_id}."
+                )
+            return "The transaction has not been captured: there is nothing to refund."
+        if amount <= 0:
+            return f"The refund amount must be greater than zero (got {amount} {currency})."
+        refunded = txn.refunds.filter(successful=True).aggregate(total=Sum("amount"))["total"] or Decimal(0)
+        left = captured - refunded
+        if amount > left:
+            return (
+                f"Amount {amount} {currency} exceeds what is left to refund: {left} {txn.currency} "
+                f"({captured} captured, {refunded} refunded)."
+            )
+        return ""
+
+    def refunds(self, *, transaction_id: str) -> tuple[RefundEntry, ...]:
+        rows = (
+            GatewayRefund.objects.filter(
+                transaction__tenant=self.tenant, transaction__transaction_id=transaction_id, successful=True
+            )
+            .select_related("transaction")
+            .order_by("created_at", "pk")
+        )
+        return tuple(
+            RefundEntry(
+                refund_id=row.refund_id,
+                amount=row.amount,
+                currency=row.transaction.currency,
+                created_at=row.created_at,
+            )
+            for row in rows
+        )
+
+
+def _refund_result(record: GatewayRefund) -> RefundResult:
+    return RefundResult(
+        successful=record.successful,
+        refund_id=record.refund_id if record.successful else "",
+        message=record.message,
+    )

@@ -2,13 +2,20 @@
 
 Every request the service sends is checked against the published spec of its operation, and
 every answer is built by the spec-checked builders of tests.integrations.emporix_payloads.
-State: orders (with their invoice mixin and version), the invoice number counter, captures
-per transaction, issued tokens. Faults can be queued per operation:
+State: orders (with their invoice mixin and version), the invoice number counter, the other
+sequence schemas (the credit note one: `sequences`), captures and refunds per transaction,
+issued tokens. Faults can be queued per operation:
 
     fake.fail("capture", requests.exceptions.ReadTimeout())  # raise it
     fake.fail("get_order", 503)                               # answer with that status
     fake.fail("capture", "timeout-after")                      # do it, then time out
     fake.fail("get_order", (500, "text/html", "<html>…</html>"))  # answer with that raw body
+    fake.fail("refund", "timeout-after")                       # refund, then time out
+
+Operations: token, get_order, patch_order, next_id (invoiceNoSequence), next_other_id (any other
+schema type, e.g. creditNoteNoSequence), schemas_of_type (GET …/schemas/types/{type} of the other
+types), list_sites, get_site, get_configuration, capture, refund, get_transaction,
+get_legal_entity, get_customer, get_exchange, logo.
 
 Used in-process by tests and, through tests/e2e_hooks.py, inside a worker process; `log_path`
 then records each call as a JSON line for the test to read.
@@ -21,6 +28,7 @@ import re
 import threading
 import urllib.parse
 from collections import defaultdict
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +59,17 @@ class FakeEmporix:
             oid: p.sales_order(oid) for oid in (order_ids if order_ids is not None else p.demo_order_ids())
         }
         self.counter = next_number
+        # Sequence schemas of the other types: type -> {"preText", "counter", "active"}; a type not
+        # listed (or not active) has no active schema: nextId answers 404.
+        self.sequences: dict[str, dict[str, Any]] = {
+            p.CREDIT_NOTE_SCHEMA_TYPE: {"preText": "CN", "counter": 1000, "active": True}
+        }
         self.captures: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.declines: dict[str, str] = {}
+        # Refunds per transaction, declined ones too ({"id", "amount", "currency", "successful",
+        # "captureId"?}); refund_declines: transaction id -> the message every refund is declined with.
+        self.refunds: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.refund_declines: dict[str, str] = {}
         self.faults: dict[str, list[Any]] = defaultdict(list)
         self.tokens: set[str] = set()
         self.calls: list[tuple[str, str]] = []
@@ -94,6 +111,18 @@ class FakeEmporix:
                 "next_id",
                 self._next_id,
             ),
+            (
+                "POST",
+                rf"{b}/sequential-id/{t}/schemas/types/(?!invoiceNoSequence/)([^/?]+)/nextId(\?.*)?$",
+                "next_other_id",
+                self._next_other_id,
+            ),
+            (
+                "GET",
+                rf"{b}/sequential-id/{t}/schemas/types/(?!invoiceNoSequence(?:\?|$))([^/?]+)(\?.*)?$",
+                "schemas_of_type",
+                self._schemas_of_type,
+            ),
             ("GET", rf"{b}/site/{t}/sites(\?.*)?$", "list_sites", self._list_sites),
             ("GET", rf"{b}/site/{t}/sites/([^/?]+)(\?.*)?$", "get_site", self._get_site),
             (
@@ -103,6 +132,7 @@ class FakeEmporix:
                 self._configuration,
             ),
             ("POST", rf"{b}/payment-gateway/{t}/payment/([^/]+)/capture$", "capture", self._capture),
+            ("POST", rf"{b}/payment-gateway/{t}/payment/([^/]+)/refund$", "refund", self._refund),
             ("GET", rf"{b}/payment-gateway/{t}/transactions/([^/?]+)$", "get_transaction", self._transaction),
             (
                 "GET",
@@ -204,6 +234,25 @@ class FakeEmporix:
         self.counter += 1
         return 201, p.next_id(f"INV{self.counter}")
 
+    def _next_other_id(self, request: requests.PreparedRequest, schema_type: str) -> tuple[int, Any]:
+        p.NEXT_ID.check_request(self._json(request))
+        schema = self.sequences.get(schema_type)
+        if schema is None or not schema.get("active", True):
+            return 404, p.sequence_not_found(schema_type)
+        schema["counter"] += 1
+        return 201, p.next_id(f"{schema['preText']}{schema['counter']}")
+
+    def _schemas_of_type(self, request: requests.PreparedRequest, schema_type: str) -> tuple[int, Any]:
+        schema = self.sequences.get(schema_type)
+        if schema is None:
+            return 200, []
+        return 200, p.sequence_schemas(
+            schema_type,
+            pre_text=schema["preText"],
+            counter=schema["counter"],
+            active=bool(schema.get("active", True)),
+        )
+
     def _list_sites(self, request: requests.PreparedRequest) -> tuple[int, Any]:
         return 200, p.sites(self.site)
 
@@ -224,11 +273,40 @@ class FakeEmporix:
         self.captures[transaction_id].append({"id": capture_id, **body})
         return 200, p.capture_result(successful=True, capture_id=capture_id)
 
+    def _refund(self, request: requests.PreparedRequest, transaction_id: str) -> tuple[int, Any]:
+        """As the spec describes refunds: only of a captured payment (else 422, as for an action
+        the payment does not support), never more than was captured (a declined 200 otherwise,
+        an assumption: the spec names no status for it)."""
+        body = p.REFUND.check_request(self._json(request))
+        done = self.refunds[transaction_id]
+        record = {"id": f"ref-{transaction_id[:8]}-{len(done) + 1}", **body}
+        captures = self.captures.get(transaction_id) or []
+        if "captureId" in body:
+            captures = [c for c in captures if c["id"] == body["captureId"]]
+        if not captures:
+            return 422, p.refund_not_supported("The payment has not been captured.")
+        captured = sum(Decimal(repr(c["amount"])) for c in captures)
+        refunded = sum(Decimal(repr(r["amount"])) for r in done if r["successful"])
+        if transaction_id in self.refund_declines:
+            message = self.refund_declines[transaction_id]
+        elif Decimal(repr(body["amount"])) > captured - refunded:
+            message = "The refund amount exceeds the captured amount."
+        else:
+            message = ""
+        done.append({**record, "successful": not message})
+        return 200, (p.refund_result(successful=False, message=message) if message else p.refund_result())
+
     def _transaction(self, request: requests.PreparedRequest, transaction_id: str) -> tuple[int, Any]:
         done = self.captures.get(transaction_id) or []
+        refunds = [
+            {"id": r["id"], "amount": r["amount"], "currency": r["currency"], "successful": r["successful"]}
+            for r in self.refunds.get(transaction_id) or []
+        ]
         if done:
-            return 200, p.transaction(transaction_id, captured=True, captured_amount=done[0]["amount"])
-        return 200, p.transaction(transaction_id, captured=False)
+            return 200, p.transaction(
+                transaction_id, captured=True, captured_amount=done[0]["amount"], refunds=refunds
+            )
+        return 200, p.transaction(transaction_id, captured=False, refunds=refunds)
 
     def _legal_entity(self, request: requests.PreparedRequest, legal_entity_id: str) -> tuple[int, Any]:
         found = self.legal_entities.get(legal_entity_id)

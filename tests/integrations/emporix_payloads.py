@@ -40,9 +40,12 @@ BASE_URL = "https://api.emporix.io"
 TENANT = "shop"
 DEFAULT_ORDER_ID = "DEMO-1001"  # CONFIRMED, extended status 70, card payment via payment-gateway
 INVOICE_SCHEMA_TYPE = "invoiceNoSequence"
+# Emporix names no credit-note schema type; the service's default (settings.EMPORIX_CREDIT_NOTE_SEQUENCE).
+CREDIT_NOTE_SCHEMA_TYPE = "creditNoteNoSequence"
 SENDER_KEY = "cust.notification.email.from"
 # The invoice mixin's schema URL is not public (docs §1.4); this one is the test's stand-in.
 INVOICE_MIXIN_SCHEMA_URL = "https://invoice.example.com/schemas/orderInvoiceMixin.v1.json"
+INVOICE_MIXIN_V2_SCHEMA_URL = "https://invoice.example.com/schemas/orderInvoiceMixin.v2.json"
 
 # The invoice service's own scopes (docs §0), as granted to its API key.
 DEFAULT_SCOPES: tuple[str, ...] = (
@@ -52,6 +55,7 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "sequentialid.schema_view",
     "payment-gateway.capture_manage",
     "payment-gateway.paymenttransactions_read",
+    "payment-gateway.refund_manage",  # credit notes of captured card payments
 )
 
 OAUTH_SPEC = "emporix/authentication/oauth-service/api-reference/api.yml"
@@ -94,6 +98,7 @@ LIST_ORDERS = Endpoint(ORDER_SPEC, "GET", "/order-v2/{tenant}/salesorders")
 GET_ORDER = Endpoint(ORDER_SPEC, "GET", "/order-v2/{tenant}/salesorders/{orderId}")
 PATCH_ORDER = Endpoint(ORDER_SPEC, "PATCH", "/order-v2/{tenant}/salesorders/{orderId}")
 NEXT_ID = Endpoint(SEQUENTIAL_ID_SPEC, "POST", "/sequential-id/{tenant}/schemas/types/{schemaType}/nextId")
+SCHEMAS_OF_TYPE = Endpoint(SEQUENTIAL_ID_SPEC, "GET", "/sequential-id/{tenant}/schemas/types/{schemaType}")
 GET_SITE = Endpoint(SITE_SPEC, "GET", "/site/{tenant}/sites/{siteCode}")
 LIST_SITES = Endpoint(SITE_SPEC, "GET", "/site/{tenant}/sites")
 GET_CONFIGURATION = Endpoint(
@@ -101,10 +106,11 @@ GET_CONFIGURATION = Endpoint(
 )
 CAPTURE = Endpoint(PAYMENT_SPEC, "POST", "/payment-gateway/{tenant}/payment/{transactionId}/capture")
 GET_TRANSACTION = Endpoint(PAYMENT_SPEC, "GET", "/payment-gateway/{tenant}/transactions/{transactionId}")
+REFUND = Endpoint(PAYMENT_SPEC, "POST", "/payment-gateway/{tenant}/payment/{transactionId}/refund")
 
 # The calls whose spec declares the gateway's 401 / the 403 "insufficient_permissions" answer.
 # (Order and Configuration declare no 401, Configuration's GET no 403.)
-DECLARES_401: tuple[Endpoint, ...] = (NEXT_ID, GET_SITE, LIST_SITES, CAPTURE, GET_TRANSACTION)
+DECLARES_401: tuple[Endpoint, ...] = (NEXT_ID, GET_SITE, LIST_SITES, CAPTURE, GET_TRANSACTION, REFUND)
 DECLARES_403: tuple[Endpoint, ...] = (
     LIST_ORDERS,
     GET_ORDER,
@@ -114,6 +120,7 @@ DECLARES_403: tuple[Endpoint, ...] = (
     LIST_SITES,
     CAPTURE,
     GET_TRANSACTION,
+    REFUND,
 )
 
 
@@ -277,6 +284,53 @@ def order_invoice_patch(
     return body
 
 
+def credit_note_entry(
+    credit_note_no: str = "CN1001",
+    *,
+    invoice_no: str = "INV1001",
+    document_url: str | None = None,
+    gross_amount: float | int | Decimal = 23.8,
+    currency: str = CURRENCY,
+    issue_date: str = "2026-02-03",
+    cancels_invoice: bool = False,
+) -> dict[str, Any]:
+    """One item of mixins.invoice.creditNotes (the invoice mixin v2, invoicing/static/schemas)."""
+    entry: dict[str, Any] = {"creditNoteNo": credit_note_no}
+    if document_url is not None:
+        entry["creditNoteDocument"] = document_url
+    entry.update(
+        grossAmount=_money(gross_amount),
+        currency=currency,
+        issueDate=issue_date,
+        cancelsInvoice=cancels_invoice,
+        invoiceNo=invoice_no,
+    )
+    return entry
+
+
+def order_credit_patch(
+    invoice_no: str,
+    document_url: str | None,
+    credit_notes: Iterable[dict[str, Any]],
+    *,
+    schema_url: str = INVOICE_MIXIN_V2_SCHEMA_URL,
+    version: int = 1,
+) -> dict[str, Any]:
+    """The body of PATCH …/salesorders/{orderId}?recalculate=false writing credit notes back: the
+    whole invoice mixin (invoiceNo, invoiceDocument, creditNotes: credit_note_entry(...)s),
+    validated as that operation's request body like order_invoice_patch."""
+    invoice: dict[str, Any] = {"invoiceNo": invoice_no}
+    if document_url is not None:
+        invoice["invoiceDocument"] = document_url
+    invoice["creditNotes"] = [copy.deepcopy(entry) for entry in credit_notes]
+    body = {
+        "mixins": {"invoice": invoice},
+        "metadata": {"mixins": {"invoice": schema_url}, "version": version},
+    }
+    PATCH_ORDER.check_request(body)
+    return body
+
+
 def order_not_found() -> dict[str, Any]:
     """404 of GET and of PATCH …/salesorders/{orderId} (the spec's trait_order_404 example)."""
     body = {
@@ -327,6 +381,37 @@ def sequence_not_found(schema_type: str = INVOICE_SCHEMA_TYPE) -> dict[str, Any]
     """404 of POST …/nextId: no active schema of the type (message as reported in docs §3.3)."""
     body = {"status": 404, "message": f"Active schema with the type {schema_type} doesn't exist!"}
     NEXT_ID.check_response(404, body)
+    return body
+
+
+def sequence_schemas(
+    schema_type: str = INVOICE_SCHEMA_TYPE,
+    *,
+    pre_text: str = "INV",
+    counter: int | None = 1000,
+    active: bool = True,
+    number_of_digits: int = 4,
+    placeholders: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """200 of GET /sequential-id/{tenant}/schemas/types/{schemaType} (SequenceSchemas): one schema
+    of the type, named like it (docs §3.2). `counter` None leaves it out (no id drawn yet)."""
+    schema: dict[str, Any] = {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://invoice.example.com/tests/schemas/{schema_type}")),
+        "name": schema_type,
+        "schemaType": schema_type,
+        "active": active,
+        "preText": pre_text,
+        "postText": "",
+        "startValue": 1000,
+        "maxValue": 999999999,
+        "numberOfDigits": number_of_digits,
+    }
+    if counter is not None:
+        schema["counter"] = counter
+    if placeholders is not None:
+        schema["placeholders"] = {name: dict(spec) for name, spec in placeholders.items()}
+    body = [schema]
+    SCHEMAS_OF_TYPE.check_response(200, body)
     return body
 
 
@@ -532,6 +617,38 @@ def capture_result(
     return body
 
 
+def refund_request(
+    amount: float | int | Decimal = 3.99, currency: str = CURRENCY, *, capture_id: str | None = None
+) -> dict[str, Any]:
+    """The body of POST /payment-gateway/{tenant}/payment/{transactionId}/refund (refundRequest):
+    {amount, currency}, with captureId when the refund names the capture."""
+    body: dict[str, Any] = {"amount": _money(amount), "currency": currency}
+    if capture_id is not None:
+        body["captureId"] = capture_id
+    REFUND.check_request(body)
+    return body
+
+
+def refund_result(successful: bool = True, message: str | None = _AUTO) -> dict[str, Any]:
+    """200 of POST …/refund (commonPaymentResponse {successful, message}; no refund id). A declined
+    refund is a 200 with successful false. Default message: the spec's "Success!" example when
+    successful, a decline when not; None leaves it out."""
+    if message is _AUTO:
+        message = "Success!" if successful else "The refund was declined by the payment provider."
+    body: dict[str, Any] = {"successful": successful}
+    if message is not None:
+        body["message"] = message
+    REFUND.check_response(200, body)
+    return body
+
+
+def refund_not_supported(message: str = "The payment action is not supported.") -> dict[str, Any]:
+    """422 of POST …/refund (coreErrorMessage, the spec's example shape)."""
+    body = {"code": 422, "timestamp": "2026-01-05T08:13:00.000000Z", "message": message}
+    REFUND.check_response(422, body)
+    return body
+
+
 def _stamp(minutes: int) -> str:
     moment = dt.datetime(2026, 1, 5, 8, 13, tzinfo=dt.UTC) + dt.timedelta(minutes=minutes)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -545,12 +662,16 @@ def transaction(
     currency: str = CURRENCY,
     captured_amount: float | int | Decimal | None = None,
     provider: str = "SPREEDLY",
+    refunds: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """200 of GET /payment-gateway/{tenant}/transactions/{transactionId} (paymentTransactionResponse).
 
     Default: DEMO-1001's card transaction, authorized for its total. `captured` adds a successful
     CAPTURE entry of `captured_amount` (default: the authorized `amount`). `provider` is the
     payment mode's provider (SPREEDLY, UNZER, …; the order's payment says "payment-gateway").
+    `refunds` adds one REFUND entry each, after the capture: {"amount", optional "id",
+    "successful" (default True), "currency", "minutes" (after the authorisation, default one day
+    and one hour per refund)}.
     """
     if transaction_id is None:
         transaction_id = card_transaction_id(DEFAULT_ORDER_ID)
@@ -579,6 +700,20 @@ def transaction(
                     "currency": currency,
                 },
                 "summary": "Succeeded!",
+            }
+        )
+    for index, refund in enumerate(refunds, start=1):
+        successful = bool(refund.get("successful", True))
+        entries.append(
+            {
+                "id": str(
+                    refund.get("id") or uuid.uuid5(uuid.NAMESPACE_URL, f"{transaction_id}/REFUND/{index}")
+                ),
+                "createdDate": _stamp(int(refund.get("minutes", 60 * 24 + 60 * index))),
+                "type": "REFUND",
+                "successful": successful,
+                "amount": {"amount": _money(refund["amount"]), "currency": refund.get("currency", currency)},
+                "summary": "Succeeded!" if successful else "Declined",
             }
         )
     body = {

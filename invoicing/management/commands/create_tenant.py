@@ -7,13 +7,14 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from integrations.services import number_series_ensure
+from integrations.models import NumberSeries
+from integrations.services import credit_note_series_ensure, number_series_ensure
 from tenants.models import Tenant
 from tenants.services import tenant_create
 
 
 class Command(BaseCommand):
-    help = "Create a tenant (local backend) with an invoice number series."
+    help = "Create a tenant (local backend) with an invoice and a credit note number series."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("code", help="tenant code: 3-16 lowercase letters/digits, starting with a letter")
@@ -26,6 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("--series-prefix", default="INV", help="preText of the invoice number series")
         parser.add_argument("--series-digits", type=int, default=4)
         parser.add_argument("--series-start", type=int, default=1000, help="the first number is start + 1")
+        parser.add_argument(
+            "--credit-note-prefix",
+            default="CN",
+            help="preText of the credit note number series (digits and start as the invoice series')",
+        )
         parser.add_argument(
             "--backend", choices=[b.value for b in Tenant.Backend], default=Tenant.Backend.LOCAL
         )
@@ -79,8 +85,17 @@ class Command(BaseCommand):
                     number_of_digits=options["series_digits"],
                     start_value=options["series_start"],
                 )
+                credit_notes = credit_note_series_ensure(
+                    tenant=tenant, pre_text=options["credit_note_prefix"]
+                )
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
         self.stdout.write(
-            f"tenant {tenant.code} created; invoice numbers {series.pre_text}{str(series.start_value + 1).zfill(series.number_of_digits)}{series.post_text} onwards"
+            f"tenant {tenant.code} created; invoice numbers {first_number(series)} onwards, "
+            f"credit notes {first_number(credit_notes)} onwards"
         )
+
+
+def first_number(series: NumberSeries) -> str:
+    """The series' first number as printed (placeholders left as they are)."""
+    return f"{series.pre_text}{str(series.start_value + 1).zfill(series.number_of_digits)}{series.post_text}"

@@ -12,7 +12,12 @@ from oauth2_provider.models import get_application_model
 
 from integrations.local.demo import demo_sales_orders
 from integrations.models import StoredOrder
-from integrations.services import configuration_entry, configuration_set, number_series_ensure
+from integrations.services import (
+    configuration_entry,
+    configuration_set,
+    credit_note_series_ensure,
+    number_series_ensure,
+)
 from invoicing.order_store import stored_order_upsert
 from jobs.clients import ALL_SCOPES, api_client_create
 from jobs.schedules import automatic_schedule_ensure, periodic_tasks_sync
@@ -55,7 +60,8 @@ def setting(name: str) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Seed the demo tenant with seller details, logo, series, API client, admin and 20 orders. "
+        "Seed the demo tenant with seller details, logo, invoice and credit note series, API client, "
+        "admin and 20 orders. "
         "Creates what is missing and changes nothing that exists (every `make run` calls it)."
     )
 
@@ -70,6 +76,8 @@ class Command(BaseCommand):
                 if DEMO_LOGO.exists():
                     tenant.logo.save("nordlicht-logo.jpg", ContentFile(DEMO_LOGO.read_bytes()), save=True)
             number_series_ensure(tenant=tenant, pre_text="INV", number_of_digits=4, start_value=1000)
+            # CN1001 onwards; a demo tenant seeded before credit notes existed gets it on the next run
+            credit_note_series_ensure(tenant=tenant, pre_text="CN", number_of_digits=4, start_value=1000)
             if not get_application_model().objects.filter(client_id=setting("DEMO_CLIENT_ID")).exists():
                 api_client_create(
                     tenant=tenant,
