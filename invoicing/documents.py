@@ -19,6 +19,13 @@ from integrations.ports import Address, Seller
 
 ROW_KINDS = ("item", "shipping", "fee", "discount")
 
+# InvoiceDocument.document_type
+INVOICE = "invoice"
+CREDIT_NOTE = "credit_note"
+# InvoiceDocument.refund (credit notes)
+REFUNDED = "refunded"
+PAY_BACK = "pay_back"
+
 
 @dataclass(frozen=True)
 class InvoiceRow:
@@ -102,6 +109,21 @@ class InvoiceDocument:
     buyer_electronic_address: str = ""
     buyer_electronic_scheme: str = ""
     einvoice_format: str = ""  # the buyer's wish: "xrechnung" attaches the XRechnung XML to the email
+    # --- credit notes (invoicing.credit_notes): the same document, crediting an issued invoice ---
+    document_type: str = INVOICE  # INVOICE (EN 16931 BT-3 code 380) or CREDIT_NOTE (code 381)
+    preceding_invoice_number: str = ""  # BT-25: the invoice this credit note corrects
+    preceding_invoice_date: dt.date | None = None  # BT-26
+    credit_reason: str = ""  # why it was credited, as the merchant gave it
+    # REFUNDED: paid back to the original payment by the gateway; PAY_BACK: paid back or offset
+    # (a bank transfer, or the merchant kept the money for a corrected invoice). "" on invoices.
+    refund: str = ""
+    # a credit note that cancels the whole invoice (CreditNote.Kind.FULL): German "Stornorechnung",
+    # where a partial one is a "Rechnungskorrektur"
+    cancels_invoice: bool = False
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.document_type == CREDIT_NOTE
 
     def with_number(self, number: str, issue_date: dt.date) -> InvoiceDocument:
         """The issued document: its number and date, and the due date counted from that date."""
@@ -218,4 +240,10 @@ def from_json(data: dict[str, Any], *, logo: bytes | None = None) -> InvoiceDocu
         buyer_electronic_address=data.get("buyer_electronic_address", ""),
         buyer_electronic_scheme=data.get("buyer_electronic_scheme", ""),
         einvoice_format=data.get("einvoice_format", ""),
+        document_type=data.get("document_type", INVOICE),
+        preceding_invoice_number=data.get("preceding_invoice_number", ""),
+        preceding_invoice_date=_date(data.get("preceding_invoice_date")),
+        credit_reason=data.get("credit_reason", ""),
+        refund=data.get("refund", ""),
+        cancels_invoice=bool(data.get("cancels_invoice", False)),
     )

@@ -4,7 +4,9 @@ Usage: make samples   (or: .venv/bin/python scripts/samples.py [name-filter])
 
 A fixed set of cases, built as documents directly (no database, no orders): every language, every
 script, every VAT treatment, huge amounts in 0-, 2- and 3-decimal currencies, a 66-line invoice
-and overlong names. The pictures are for reviewers; tests check the text layer and the numbers
+and overlong names; and credit notes (`credit-`): a German cancellation ("Stornorechnung"), a
+partial one in English, a goodwill credit in French, one in every language and one with an
+Arabic reason. The pictures are for reviewers; tests check the text layer and the numbers
 (tests/invoicing/test_pdf*.py). Pages are rasterised with poppler's pdftoppm
 (scripts/ensure-fonts installs it with the fonts).
 """
@@ -39,6 +41,9 @@ from django.utils.translation import ngettext  # noqa: E402
 from core.money import currency_exponent  # noqa: E402
 from integrations.ports import Address, Seller  # noqa: E402
 from invoicing.documents import (  # noqa: E402
+    CREDIT_NOTE,
+    PAY_BACK,
+    REFUNDED,
     ForeignCurrencyVat,
     InvoiceDocument,
     InvoiceRow,
@@ -172,6 +177,34 @@ def build(
         amount_due=_round(D(0), currency) if paid else gross_total,
         prices_gross=gross,
         foreign_currency_vat=foreign,
+    )
+
+
+def credit_note(
+    invoice: InvoiceDocument,
+    *,
+    reason: str,
+    refund: str,
+    cancels: bool = False,
+    number: str = "GS-2026-000007",
+) -> InvoiceDocument:
+    """The invoice's document credited as a whole (`invoice` is what is credited: for a partial
+    credit note, build it from the credited rows only), as invoicing.credit_notes makes it."""
+    return dataclasses.replace(
+        invoice,
+        document_type=CREDIT_NOTE,
+        number=number,
+        issue_date=ISSUED + dt.timedelta(days=9),
+        preceding_invoice_number=invoice.number,
+        preceding_invoice_date=invoice.issue_date,
+        credit_reason=reason,
+        refund=refund,
+        cancels_invoice=cancels,
+        paid=False,
+        amount_due=None,
+        due_date=None,
+        payment_days=None,
+        payment_note="",
     )
 
 
@@ -668,6 +701,100 @@ def cases() -> Iterator[tuple[str, Callable[[], InvoiceDocument]]]:
     )
     yield "fx-usd", functools.partial(build, COFFEE, currency="USD", fx=("0.9234", "EUR"), billing=munich())
     yield "paid-card", functools.partial(build, COFFEE, paid=True, billing=munich())
+    yield from credit_note_cases()
+
+
+def credit_note_cases() -> Iterator[tuple[str, Callable[[], InvoiceDocument]]]:
+    def case(
+        invoice: Callable[[], InvoiceDocument], *, reason: str, refund: str, cancels: bool = False
+    ) -> Callable[[], InvoiceDocument]:
+        return lambda: credit_note(invoice(), reason=reason, refund=refund, cancels=cancels)
+
+    german = LANGUAGE_BUYERS["de"]
+    yield (
+        "credit-de-cancellation",
+        case(
+            functools.partial(
+                build,
+                COFFEE,
+                language="de",
+                billing=dataclasses.replace(german[1], company_name=german[0]),
+                customer_name=german[1].contact_name,
+                buyer_legal_name=german[0],
+                buyer_vat_id=german[2],
+                buyer_country="DE",
+            ),
+            reason="Bestellung storniert: Rechnung an die falsche Gesellschaft gestellt",
+            refund=PAY_BACK,
+            cancels=True,
+        ),
+    )
+    yield (
+        "credit-en-partial",
+        case(
+            # what is credited: 2 of the invoice's 3 bags
+            functools.partial(
+                build,
+                [("Coffee beans, whole, 1 kg", "2", "14.50", "7", "S", "BEAN-1000")],
+                billing=munich(),
+                customer_name="Jürgen Müller",
+                paid=True,
+            ),
+            reason="2 of 3 bags returned: damaged in transit",
+            refund=REFUNDED,
+        ),
+    )
+    french = LANGUAGE_BUYERS["fr"]
+    yield (
+        "credit-fr-goodwill",
+        case(
+            functools.partial(
+                build,
+                [("Geste commercial (livraison en retard)", "1", "25.00", "19", "S", "")],
+                language="fr",
+                billing=french[1],
+                customer_name=french[1].contact_name,
+                paid=True,
+            ),
+            reason="Geste commercial : livraison avec cinq jours de retard",
+            refund=REFUNDED,
+        ),
+    )
+    for language, (company, address, vat_id) in LANGUAGE_BUYERS.items():
+        yield (
+            f"credit-lang-{language}",
+            case(
+                functools.partial(
+                    build,
+                    [COFFEE[0]],
+                    language=language,
+                    currency="CHF" if language == "de-CH" else "EUR",
+                    billing=dataclasses.replace(address, company_name=company),
+                    customer_name=address.contact_name,
+                    buyer_legal_name=company,
+                    buyer_vat_id=vat_id,
+                    buyer_country=address.country,
+                ),
+                reason="Espresso machine returned within 14 days",
+                refund=REFUNDED if language in {"de", "fr", "it", "es", "nl"} else PAY_BACK,
+                cancels=language == "de-CH",
+            ),
+        )
+    arabic = SCRIPTS["arabic"]
+    yield (
+        "credit-script-arabic",
+        case(
+            functools.partial(
+                build,
+                [(arabic[3][1], "1", "1099.00", "19", "S", "ESP-1")],
+                billing=dataclasses.replace(arabic[2], company_name=arabic[1]),
+                customer_name=arabic[2].contact_name,
+                buyer_legal_name=arabic[1],
+            ),
+            reason="تم إرجاع آلة Barista Pro 2000 خلال 14 يومًا",
+            refund=REFUNDED,
+        ),
+    )
 
 
 def main() -> None:

@@ -39,14 +39,15 @@ def _clip_utf8(value: str, limit: int) -> str:
 def epc_payload(document: InvoiceDocument) -> str:
     """The payload for the amount still due by bank transfer in euro; "" when there is none.
 
-    Nothing is due on a paid invoice, a draft has no number to quote, and the code is defined for
-    euro and an IBAN only.
+    Nothing is due on a paid invoice or a credit note, a draft has no number to quote, and the
+    code is defined for euro and an IBAN only.
     """
     seller = document.seller
     amount = document.amount_due
     iban = _compact(seller.iban)
     if (
-        document.paid
+        document.is_credit_note  # nothing to pay: the seller owes the buyer
+        or document.paid
         or amount is None
         or not Decimal("0.01") <= amount <= MAX_AMOUNT
         or document.currency != "EUR"

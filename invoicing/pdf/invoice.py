@@ -8,6 +8,12 @@ title, the lines, the totals, the notes and the payment details with an EPC QR c
 break never cuts a line in two, the totals keep at least the last line with them, and a page
 that continues says so and carries the subtotal forward.
 
+A credit note (document_type CREDIT_NOTE, EN 16931 type code 381) is the same layout under its
+own title ("Credit note", "Stornorechnung", "Avoir", ...: invoicing.pdf.wording), with its
+number and date, the invoice it corrects (BT-25, BT-26) and the reason under the title, the
+credited amounts positive, and instead of the payment details a sentence saying whether the
+amount was refunded or will be paid back or offset: no due date, no EPC QR code.
+
 Labels are Django gettext (English msgids, translated into the document's language), dates and
 numbers are `invoicing.i18n.Formats`. Shop and seller texts in any script are set by
 `invoicing.pdf.text`.
@@ -31,6 +37,7 @@ from xml.sax.saxutils import escape
 
 from babel import Locale
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
@@ -56,7 +63,7 @@ from integrations.ports import Address
 from invoicing import vat
 from invoicing.documents import ROW_KINDS, InvoiceDocument, InvoiceRow, TaxBreakdownLine
 from invoicing.i18n import Formats, language_override, normalize_language
-from invoicing.pdf import text
+from invoicing.pdf import text, wording
 from invoicing.pdf.epc import EpcQrCode, epc_payload
 from invoicing.pdf.logo import LogoFlowable, logo_reader
 
@@ -382,15 +389,9 @@ def _return_address(document: InvoiceDocument, printer: _Printer) -> str:
 
 
 # --- labels ------------------------------------------------------------------------------------
-def _label(label: str) -> str:
-    """The label with its colon as the language writes it: French sets a no-break space before
-    the colon ("IBAN :"). gettext outside f-strings: xgettext (make messages) does not look
-    inside them."""
-    return _("%(label)s:") % {"label": label}
-
-
-def _labelled(label: str, value: str) -> str:
-    return f"{_label(label)} {value}"
+# "IBAN:" / French "IBAN :" (shared with the email, invoicing.pdf.wording)
+_label = wording.label
+_labelled = wording.labelled
 
 
 # --- page one: letterhead, address window, information block -----------------------------------
@@ -423,11 +424,31 @@ def _letterhead(document: InvoiceDocument, printer: _Printer) -> tuple[Flowable,
 
 def _info_block(document: InvoiceDocument, printer: _Printer) -> Table:
     supply = printer.date(document.delivery_date) if document.delivery_date else _("same as invoice date")
-    rows = [
-        (_("Invoice no."), document.number),
-        (_("Invoice date"), printer.date(document.issue_date)),
-        (_("Delivery date"), supply),
-        (_("Due date"), printer.date(document.due_date) if not document.paid else ""),
+    rows: list[tuple[str, str]]
+    if document.is_credit_note:
+        # Its own number and date (BT-1, BT-2), then the invoice it corrects (BT-25, BT-26): the
+        # supply date "same as invoice date" is that invoice's. Nothing is due: no due date.
+        rows = [
+            (wording.credit_note_number_label(document), document.number),
+            (wording.credit_note_date_label(document), printer.date(document.issue_date)),
+            (
+                pgettext("the invoice a credit note corrects", "Invoice no."),
+                document.preceding_invoice_number,
+            ),
+            (
+                pgettext("the invoice a credit note corrects", "Invoice date"),
+                printer.date(document.preceding_invoice_date),
+            ),
+            (_("Delivery date"), supply),
+        ]
+    else:
+        rows = [
+            (_("Invoice no."), document.number),
+            (_("Invoice date"), printer.date(document.issue_date)),
+            (_("Delivery date"), supply),
+            (_("Due date"), printer.date(document.due_date) if not document.paid else ""),
+        ]
+    rows += [
         (_("Order no."), document.order_id),
         (_("Order date"), printer.date(document.order_date)),
         (_("Customer no."), document.customer_id),
@@ -794,7 +815,9 @@ def _summary(document: InvoiceDocument, printer: _Printer, notes: _VatNotes) -> 
         [_("Total VAT"), printer.money(document.tax_total)],
         [_("Total"), printer.money(document.gross_total)],
     ]
-    if document.paid:
+    if document.is_credit_note:
+        pass  # nothing is paid or due on a credit note: its refund sentence says what happens
+    elif document.paid:
         total_rows.append([_("Paid"), printer.money(document.gross_total)])
     elif document.amount_due is not None:
         total_rows.append([_("Amount due"), printer.money(document.amount_due)])
@@ -869,6 +892,8 @@ def _notes(document: InvoiceDocument, printer: _Printer, notes: _VatNotes) -> li
 
 def _payment(document: InvoiceDocument, printer: _Printer) -> list[Flowable]:
     """Bank details with the EPC QR code, for an amount due by transfer in euro."""
+    if document.is_credit_note:
+        return _refund(document, printer)
     payload = epc_payload(document)
     if not payload:
         return []
@@ -891,6 +916,27 @@ def _payment(document: InvoiceDocument, printer: _Printer) -> list[Flowable]:
     table = Table([[left, right]], colWidths=[CONTENT_WIDTH - qr_size - 4 * mm, qr_size + 4 * mm])
     table.setStyle(_layout_style(("LEFTPADDING", (1, 0), (1, 0), 4 * mm)))
     return [KeepTogether([Spacer(1, 2 * mm), table])]
+
+
+# --- credit notes ------------------------------------------------------------------------------
+def _credit_note_reference(document: InvoiceDocument, printer: _Printer) -> list[Flowable]:
+    """Under the title: the invoice it corrects or cancels (BT-25, BT-26), and why."""
+    lines = [
+        wording.preceding_invoice_sentence(
+            document, printer.formats, _clip(document.preceding_invoice_number, LIMIT_VALUE)
+        ),
+        *[line for line in [wording.reason_line(_clip(document.credit_reason, LIMIT_NOTE))] if line],
+    ]
+    return [Spacer(1, 3 * mm), _block(lines, STYLES["note"], LIMIT_NOTE + LIMIT_VALUE)]
+
+
+def _refund(document: InvoiceDocument, printer: _Printer) -> list[Flowable]:
+    """Where the payment block of an invoice stands: what becomes of the credited amount.
+    Nothing is due on a credit note, so no bank details and no EPC QR code."""
+    sentence = wording.refund_sentence(document, printer.formats)
+    if not sentence:
+        return []
+    return [KeepTogether([Spacer(1, 2 * mm), _block([sentence], STYLES["heading"], LIMIT_NOTE)])]
 
 
 def _group_iban(iban: str) -> str:
@@ -1033,8 +1079,12 @@ def _footer_columns(document: InvoiceDocument, printer: _Printer) -> list[tuple[
 
 # --- the document ------------------------------------------------------------------------------
 def render_invoice_pdf(document: InvoiceDocument) -> bytes:
-    """The invoice as PDF bytes, in the document's language. Deterministic: the same document
-    renders to the same bytes."""
+    """The invoice, or the credit note (document_type CREDIT_NOTE), as PDF bytes in the
+    document's language. Deterministic: the same document renders to the same bytes.
+
+    A credit note is the invoice's layout with its own title, number and date, the invoice it
+    corrects and the reason under the title, and instead of the payment details what becomes of
+    the amount (refunded, or paid back or offset): no due date, no EPC QR code."""
     _init_reportlab()
     with language_override(document.language):
         return _render(document)
@@ -1043,8 +1093,7 @@ def render_invoice_pdf(document: InvoiceDocument) -> bytes:
 def _render(document: InvoiceDocument) -> bytes:
     printer = _Printer(document)
     notes = _VatNotes.of(document)
-    number = _clip(document.number, LIMIT_VALUE)
-    title = _("Invoice %(number)s") % {"number": number} if number else _("Invoice (draft)")
+    title = wording.title(document, _clip(document.number, LIMIT_VALUE))
     seller_name = _clip(document.seller.legal_name, LIMIT_NAME)
     subtitle = (
         _("Prices and amounts incl. VAT, in %(currency)s")
@@ -1065,6 +1114,7 @@ def _render(document: InvoiceDocument) -> bytes:
     story: list[Flowable] = [
         Paragraph(escape(title), STYLES["title"]),
         Paragraph(escape(subtitle), STYLES["muted"]),
+        *(_credit_note_reference(document, printer) if document.is_credit_note else []),
         Spacer(1, 4 * mm),
         _LineTable(
             _lines(document, printer, notes),
