@@ -4,6 +4,10 @@ Factur-X 1.07 / ZUGFeRD 2.3 profile EN 16931 and XRechnung CII both are this syn
 only in the specification identifier (BT-24, `model.Profile`). Elements are written in the order
 the Factur-X EN 16931 XSD prescribes, and only those it knows, so one file passes both the XSD
 and the schematron rules. The business term each element carries is named beside it.
+
+A credit note is the same CrossIndustryInvoice with TypeCode 381 (CII has no document of its
+own for it): its reason as ram:IncludedNote, the corrected invoice as
+ram:InvoiceReferencedDocument (BG-3) at the end of the header settlement.
 """
 
 from __future__ import annotations
@@ -39,8 +43,8 @@ _XML = ElementWriter(NSMAP, default_prefix="ram")
 _el, _path, _opt = _XML.el, _XML.path, _XML.opt
 
 
-def _date(parent: etree._Element, tag: str, value: dt.date) -> None:
-    _el(_el(parent, tag), "udt:DateTimeString", value.strftime("%Y%m%d"), format=DATE_FORMAT)
+def _date(parent: etree._Element, tag: str, value: dt.date, prefix: str = "udt") -> None:
+    _el(_el(parent, tag), f"{prefix}:DateTimeString", value.strftime("%Y%m%d"), format=DATE_FORMAT)
 
 
 class _Writer:
@@ -64,6 +68,10 @@ class _Writer:
         _el(exchanged, "ID", invoice.number)  # BT-1
         _el(exchanged, "TypeCode", invoice.type_code)  # BT-3
         _date(exchanged, "IssueDateTime", invoice.issue_date)  # BT-2
+        for note in invoice.notes:  # BG-1
+            included = _el(exchanged, "IncludedNote")
+            _el(included, "Content", note.text)  # BT-22
+            _opt(included, "SubjectCode", note.subject_code)  # BT-21
 
         transaction = _el(root, "rsm:SupplyChainTradeTransaction")
         for line in invoice.lines:
@@ -173,6 +181,11 @@ class _Writer:
             if invoice.due_date:
                 _date(terms, "DueDateDateTime", invoice.due_date)  # BT-9
         self.totals(settlement)
+        for preceding in invoice.preceding_invoices:  # BG-3
+            reference = _el(settlement, "InvoiceReferencedDocument")
+            _el(reference, "IssuerAssignedID", preceding.number)  # BT-25
+            if preceding.issue_date is not None:  # BT-26
+                _date(reference, "FormattedIssueDateTime", preceding.issue_date, prefix="qdt")
 
     def payment_means(self, parent: etree._Element) -> None:
         payment = self.invoice.payment

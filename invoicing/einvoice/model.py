@@ -24,10 +24,16 @@ Decisions worth knowing (each explained where it is made):
   never sees (the card number of BG-18 for code 48, BR-DE-24-a) a captured card payment is
   code 68, "online payment service" (what the shop's payment gateway is), the card named in
   BT-82.
+- Credit notes (`document.is_credit_note`): the same model with type code 381 (BT-3), positive
+  amounts, the corrected invoice as BG-3 (BT-25, BT-26) and the reason as a note (BT-22,
+  subject code ACD). Nothing is asked of the buyer: no due date (BT-9), and BT-20 says what
+  becomes of the credited amount instead of a payment term; see `_credit_note_payment` and
+  `_totals` for what BT-81, BT-113 and BT-115 say about a refund.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import re
@@ -42,11 +48,13 @@ from django.utils import timezone
 from core.money import currency_exponent
 from integrations.ports import Address
 from invoicing import vat
-from invoicing.documents import InvoiceDocument, InvoiceRow, TaxBreakdownLine
+from invoicing.documents import PAY_BACK, REFUNDED, InvoiceDocument, InvoiceRow, TaxBreakdownLine
+from invoicing.i18n import Formats, language_override
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 INVOICE = "380"  # BT-3, UNTDID 1001: commercial invoice
+CREDIT_NOTE = "381"  # BT-3, UNTDID 1001: credit note (UBL: the CreditNote document, BR-CL-01)
 UNIT = "C62"  # BT-130, UN/ECE Rec. 20: "one" (a unit); the shop sells pieces
 EMAIL_SCHEME = "EM"  # CEF EAS: electronic mail (BT-34-1, BT-49-1)
 
@@ -56,6 +64,9 @@ BANK_CARD = "48"
 CASH = "10"
 ONLINE_PAYMENT_SERVICE = "68"
 INSTRUMENT_NOT_DEFINED = "1"
+
+# BT-21, UNTDID 4451 (BR-CL-08): the subject of the note that gives a credit note's reason
+REASON_SUBJECT = "ACD"  # "Reason"
 
 # BT-98 (UNTDID 5189) and BT-105 (UNTDID 7161): the reason codes of our allowances and charges
 DISCOUNT_REASON = "95"  # Discount
@@ -207,6 +218,22 @@ class InvoiceLine:
 
 
 @dataclass(frozen=True)
+class Note:
+    """BG-1."""
+
+    text: str  # BT-22
+    subject_code: str = ""  # BT-21 (UNTDID 4451, BR-CL-08)
+
+
+@dataclass(frozen=True)
+class PrecedingInvoice:
+    """BG-3: the invoice a credit note corrects."""
+
+    number: str  # BT-25
+    issue_date: dt.date | None  # BT-26
+
+
+@dataclass(frozen=True)
 class Totals:
     """BG-22."""
 
@@ -255,6 +282,13 @@ class Invoice:
     vat_breakdown: tuple[VatBreakdown, ...]
     totals: Totals
     lines: tuple[InvoiceLine, ...]
+    notes: tuple[Note, ...] = ()  # BG-1
+    preceding_invoices: tuple[PrecedingInvoice, ...] = ()  # BG-3
+
+    @property
+    def is_credit_note(self) -> bool:
+        """BT-3 381: UBL writes it as a CreditNote document (BR-CL-01 allows 381 only there)."""
+        return self.type_code == CREDIT_NOTE
 
     @property
     def allowances(self) -> tuple[AllowanceCharge, ...]:
@@ -471,6 +505,48 @@ def _payment(document: InvoiceDocument, number: str, *, german_rules: bool) -> P
     )
 
 
+def _credit_note_payment(
+    document: InvoiceDocument, number: str, *, german_rules: bool
+) -> PaymentInstructions:
+    """BG-16 of a credit note: how the credited amount reaches the buyer (BT-81, UNTDID 4461).
+
+    XRechnung wants BG-16 on every document, credit notes included (BR-DE-1; DE-R-001 in Peppol
+    BIS between German parties), so there is always one:
+
+    - refunded (`REFUNDED`): the gateway paid it back to the card the invoice was paid with. The
+      card code the invoice has: 48, or 68 where BR-DE-24-a / DE-R-024-1 would want the card's
+      digits (see `_payment`); BT-82 says it was refunded.
+    - paid back or offset (`PAY_BACK`, and any credit note that says nothing): still open, and
+      how it is settled is not decided. A credit transfer (30, 58) needs BT-84, "the account to
+      which payment should be made" (BR-61, BR-50; XRechnung BR-DE-23-a wants BG-17): on a credit
+      note that is the buyer's account, which the service never knows, and the seller's IBAN
+      there would ask the buyer to pay the seller. So code 1, "instrument not defined" (no
+      rule asks anything of it), BT-82 saying how, and the credit note number as the remittance
+      information (BT-83) a transfer would quote.
+    """
+    if document.refund == REFUNDED:
+        code = ONLINE_PAYMENT_SERVICE if german_rules else BANK_CARD
+        return PaymentInstructions(code, "Card payment, refunded", "", "", "", "")
+    return PaymentInstructions(INSTRUMENT_NOT_DEFINED, "Paid back or offset", number, "", "", "")
+
+
+def _credit_note_terms(document: InvoiceDocument) -> str:
+    """BT-20 of a credit note: what becomes of the credited amount, as the PDF says it
+    (`invoicing.pdf.wording.refund_sentence`, in the document's language), never a payment term.
+
+    EN 16931 BR-CO-25 ("BT-115 positive: BT-9 or BT-20") was dropped from the CEN rules for
+    credit notes (eInvoicing-EN16931 #84, #232, #477; not in 1.3.16); validators that still run
+    an older version ask for BT-20 on a credit note that is not refunded yet, and this is it.
+    """
+    from invoicing.pdf import wording  # the PDF's words; imported here, the PDF is not needed otherwise
+
+    if document.refund != REFUNDED:
+        document = dataclasses.replace(document, refund=PAY_BACK)
+    with language_override(document.language):
+        sentence = wording.refund_sentence(document, Formats(document.language))
+    return sentence.strip() or document.payment_note.strip()
+
+
 # --- VAT ----------------------------------------------------------------------------------------------
 # "Art. 132(1)(c)", "Article 135 (1)", "Artikel 151(1)(aa)": article, paragraph, point
 _ARTICLE = re.compile(r"Art(?:icle|ikel|\.)?\s*(\d+)\s*(?:\((\d+)\))?\s*(?:\(([a-z]{1,2})\))?", re.IGNORECASE)
@@ -628,10 +704,16 @@ def _sum(amounts: Iterable[Decimal]) -> Decimal:
 def _totals(
     document: InvoiceDocument, lines: tuple[InvoiceLine, ...], extras: tuple[AllowanceCharge, ...]
 ) -> Totals:
-    """BG-22: the printed totals; paid invoices (captured, cash) are paid in full (BT-113 = BT-112)."""
+    """BG-22: the printed totals; paid invoices (captured, cash) are paid in full (BT-113 = BT-112).
+
+    A credit note's amounts are positive, its direction is its type (BT-3 381): BT-115 is what
+    the seller still owes the buyer. Refunded by the gateway, that is nothing: BT-113 = BT-112,
+    BT-115 = 0 (BR-CO-16), as for an invoice paid by card; paid back or offset later, BT-115 is
+    the credited total.
+    """
     gross = document.gross_total
     due = document.amount_due if document.amount_due is not None else gross
-    if document.paid:
+    if document.paid or (document.is_credit_note and document.refund == REFUNDED):
         due = ZERO
     foreign = document.foreign_currency_vat
     return Totals(
@@ -669,25 +751,52 @@ def invoice_model(document: InvoiceDocument, profile: Profile, *, placeholder_nu
     extras = _allowances_charges(document, nets)
     totals = _totals(document, lines, extras)
     foreign = document.foreign_currency_vat
+    german_rules = _german_rules_apply(profile, seller, buyer)
+    credit_note = document.is_credit_note
+    if credit_note:
+        # Nothing is requested of the buyer: no due date (BT-9), BT-20 says what becomes of the
+        # credited amount (`_credit_note_terms`).
+        due_date, terms = None, _credit_note_terms(document)
+        payment = _credit_note_payment(document, number, german_rules=german_rules)
+    else:
+        # BT-9 only while something is due (BR-CO-25 wanted it or BT-20 then)
+        due_date = document.due_date if totals.due > 0 else None
+        terms = document.payment_note.strip()
+        payment = _payment(document, number, german_rules=german_rules)
     return Invoice(
         specification=profile.specification,
         business_process=profile.business_process,
         number=number,
         issue_date=issue_date,
-        type_code=INVOICE,
+        type_code=CREDIT_NOTE if credit_note else INVOICE,
         currency=document.currency,
         vat_accounting_currency=foreign.currency if foreign is not None else "",
-        # BT-9 only while something is due (BR-CO-25 wants it or BT-20 then)
-        due_date=document.due_date if totals.due > 0 else None,
+        due_date=due_date,
         buyer_reference=document.buyer_reference.strip() or document.order_id,
         order_reference=document.order_id,
-        payment_terms=document.payment_note.strip(),
+        payment_terms=terms,
         seller=seller,
         buyer=buyer,
         delivery=_delivery(document, issue_date, categories),
-        payment=_payment(document, number, german_rules=_german_rules_apply(profile, seller, buyer)),
+        payment=payment,
         allowances_charges=extras,
         vat_breakdown=_vat_breakdown(document),
         totals=totals,
         lines=lines,
+        notes=_notes(document),
+        preceding_invoices=_preceding_invoices(document),
     )
+
+
+def _notes(document: InvoiceDocument) -> tuple[Note, ...]:
+    """BG-1: a credit note's reason, subject "Reason" (UNTDID 4451 ACD, BR-CL-08). One note at
+    most: Peppol BIS allows no second one unless seller and buyer are German
+    (PEPPOL-EN16931-R002). Invoices carry none."""
+    reason = document.credit_reason.strip() if document.is_credit_note else ""
+    return (Note(reason, REASON_SUBJECT),) if reason else ()
+
+
+def _preceding_invoices(document: InvoiceDocument) -> tuple[PrecedingInvoice, ...]:
+    """BG-3: the invoice a credit note corrects, its number (BT-25, BR-55) and date (BT-26)."""
+    number = document.preceding_invoice_number.strip()
+    return (PrecedingInvoice(number, document.preceding_invoice_date),) if number else ()

@@ -25,6 +25,12 @@ date (the order date for a draft), as the renderer's are, so the same document a
 same bytes. The file ID is kept from the renderer (a digest of the document's metadata) for the
 first half and is a digest of both inputs for the second.
 
+A credit note's PDF is made the same way: its CII (TypeCode 381, BT-3) is the embedded
+`factur-x.xml`, and the XMP says `fx:DocumentType` INVOICE as for an invoice. Factur-X has one
+document type for every CII invoice document (credit notes included; the `factur-x` package
+writes INVOICE for its flavor whatever the type code), the kind of document is BT-3 in the XML.
+The Factur-X EN 16931 XSD and its schematron take 381.
+
 The XML is not validated here (factur-x's `check_xsd` is off): the caller validates it against
 the XSD and the EN 16931 rules first (`invoicing.einvoice.validation`). Only its syntax and
 profile are checked, since the XMP declares them: CII, with the EN 16931 specification

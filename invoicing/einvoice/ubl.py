@@ -1,8 +1,16 @@
-"""The EN 16931 model as an OASIS UBL 2.1 Invoice.
+"""The EN 16931 model as an OASIS UBL 2.1 Invoice or CreditNote.
 
 XRechnung UBL and Peppol BIS Billing 3.0 both are this syntax; they differ in the customization
 (BT-24) and profile (BT-23) identifiers (`model.Profile`). Elements follow the order of the UBL
 2.1 Invoice schema; the business term each carries is named beside it.
+
+A credit note (BT-3 381) is a UBL CreditNote document: EN 16931 allows 381 only as
+cbc:CreditNoteTypeCode (BR-CL-01 lists the codes per document), and Peppol BIS only 381, 396,
+81, 83 and 532 there (PEPPOL-EN16931-P0101). It has the same elements in the same order as an
+Invoice, except: no cbc:DueDate (a CreditNote would carry BT-9 as
+cac:PaymentMeans/cbc:PaymentDueDate; the model never gives a credit note one), the type code is
+cbc:CreditNoteTypeCode, and the lines are cac:CreditNoteLine with cbc:CreditedQuantity (as
+in the EN 16931 example ubl-tc434-creditnote1.xml).
 """
 
 from __future__ import annotations
@@ -27,9 +35,9 @@ from invoicing.einvoice.model import (
 from invoicing.einvoice.xmltree import ElementWriter
 
 INVOICE_NS = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+CREDIT_NOTE_NS = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
 CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
-NSMAP = {None: INVOICE_NS, "cac": CAC, "cbc": CBC}
 VAT = "VAT"
 # BT-32: a tax registration that is not a VAT ID, the German Steuernummer ("FC", fiscal code,
 # as XRechnung writes it; any TaxScheme other than VAT reads as BT-32).
@@ -54,19 +62,29 @@ class _Writer:
     # --- document -----------------------------------------------------------------------------
     def document(self) -> etree._Element:
         invoice = self.invoice
-        root = etree.Element(f"{{{INVOICE_NS}}}Invoice", nsmap=NSMAP)
+        credit_note = invoice.is_credit_note
+        namespace, name = (CREDIT_NOTE_NS, "CreditNote") if credit_note else (INVOICE_NS, "Invoice")
+        root = etree.Element(f"{{{namespace}}}{name}", nsmap={None: namespace, "cac": CAC, "cbc": CBC})
         _el(root, "cbc:CustomizationID", invoice.specification)  # BT-24
         _opt(root, "cbc:ProfileID", invoice.business_process)  # BT-23
         _el(root, "cbc:ID", invoice.number)  # BT-1
         _el(root, "cbc:IssueDate", _date_text(invoice.issue_date))  # BT-2
-        if invoice.due_date:
+        if invoice.due_date and not credit_note:  # a credit note has none (model.invoice_model)
             _el(root, "cbc:DueDate", _date_text(invoice.due_date))  # BT-9
-        _el(root, "cbc:InvoiceTypeCode", invoice.type_code)  # BT-3
+        type_tag = "cbc:CreditNoteTypeCode" if credit_note else "cbc:InvoiceTypeCode"
+        _el(root, type_tag, invoice.type_code)  # BT-3
+        for note in invoice.notes:  # BT-21 as "#code#" before the text BT-22 (BR-CL-08)
+            _el(root, "cbc:Note", f"#{note.subject_code}#{note.text}" if note.subject_code else note.text)
         _el(root, "cbc:DocumentCurrencyCode", invoice.currency)  # BT-5
         _opt(root, "cbc:TaxCurrencyCode", invoice.vat_accounting_currency)  # BT-6
         _opt(root, "cbc:BuyerReference", invoice.buyer_reference)  # BT-10
         if invoice.order_reference:
             _path(root, "cac:OrderReference/cbc:ID", invoice.order_reference)  # BT-13
+        for preceding in invoice.preceding_invoices:  # BG-3
+            reference = _el(_el(root, "cac:BillingReference"), "cac:InvoiceDocumentReference")
+            _el(reference, "cbc:ID", preceding.number)  # BT-25
+            if preceding.issue_date is not None:
+                _el(reference, "cbc:IssueDate", _date_text(preceding.issue_date))  # BT-26
         self.seller(_el(root, "cac:AccountingSupplierParty"), invoice.seller)
         self.buyer(_el(root, "cac:AccountingCustomerParty"), invoice.buyer)
         self.delivery(root)
@@ -212,10 +230,12 @@ class _Writer:
 
     # --- BG-25 --------------------------------------------------------------------------------------
     def line(self, parent: etree._Element, line: InvoiceLine) -> None:
-        element = _el(parent, "cac:InvoiceLine")
+        credit_note = self.invoice.is_credit_note
+        element = _el(parent, "cac:CreditNoteLine" if credit_note else "cac:InvoiceLine")
         _el(element, "cbc:ID", line.line_id)  # BT-126
         quantity = number_text(line.quantity)
-        _el(element, "cbc:InvoicedQuantity", quantity, unitCode=line.unit_code)  # BT-129, BT-130
+        tag = "cbc:CreditedQuantity" if credit_note else "cbc:InvoicedQuantity"
+        _el(element, tag, quantity, unitCode=line.unit_code)  # BT-129, BT-130
         self.money(element, "cbc:LineExtensionAmount", line.net_amount)  # BT-131
         item = _el(element, "cac:Item")
         _el(item, "cbc:Name", line.item_name)  # BT-153
@@ -227,6 +247,6 @@ class _Writer:
 
 
 def ubl_xml(invoice: Invoice) -> bytes:
-    """The invoice as a UBL 2.1 Invoice, UTF-8 with declaration."""
+    """The invoice as a UBL 2.1 Invoice (a credit note as a CreditNote), UTF-8 with declaration."""
     root = _Writer(invoice).document()
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

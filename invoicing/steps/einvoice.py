@@ -23,6 +23,11 @@ the e-invoice failed which rules (`einvoice_warning`), so an operator sees it in
 and can correct it (a credit note and a new invoice). The same happens when the switch is off:
 no reports, but every PDF is still a Factur-X PDF/A-3.
 
+Credit notes (issue 13) go through the same functions with their document (document_type
+"credit_note"): the same formats (Factur-X always, XRechnung CII for a buyer who asks for it),
+the same rules; the messages name the credit note and the invoice it corrects instead of the
+order's capture. `einvoice_warning(report, credit_note=True)` words the warning for one.
+
 The tenant's switch: Tenant.einvoice_validation (on by default) turns both checks off; the
 e-invoice is still built (a build error fails the order before capture either way).
 
@@ -70,6 +75,15 @@ def einvoice_formats(document: InvoiceDocument) -> tuple[str, ...]:
     return (FACTURX, XRECHNUNG_CII) if document.einvoice_format == "xrechnung" else (FACTURX,)
 
 
+def _subject(document: InvoiceDocument) -> str:
+    """What the messages call the document: "order ORD-1", "credit note GS-1 for invoice RE-1"."""
+    if not document.is_credit_note:
+        return f"order {document.order_id}"
+    number = f" {document.number}" if document.number else ""
+    invoice = document.preceding_invoice_number
+    return f"credit note{number} for invoice {invoice}" if invoice else f"credit note{number}"
+
+
 def einvoice_build(document: InvoiceDocument, fmt: str) -> bytes:
     """The e-invoice XML of `document` (the placeholder number while it has none).
 
@@ -82,7 +96,7 @@ def einvoice_build(document: InvoiceDocument, fmt: str) -> bytes:
         return einvoice_xml(document, fmt)
     except ValueError as exc:
         raise EInvoiceRejected(
-            f"The {FORMAT_NAMES.get(fmt, fmt)} e-invoice of order {document.order_id} cannot be built: {exc}"
+            f"The {FORMAT_NAMES.get(fmt, fmt)} e-invoice of {_subject(document)} cannot be built: {exc}"
         ) from exc
 
 
@@ -120,6 +134,13 @@ def einvoice_precheck(document: InvoiceDocument, *, validate: bool) -> dict[str,
         return {}
     _xml, reports = einvoice_validate(document)
     rejected = rejection_text(reports)
+    if rejected and document.is_credit_note:
+        raise EInvoiceRejected(
+            f"The {_subject(document)} cannot become a valid e-invoice; the official rules reject "
+            f"it: {rejected}. No credit note was issued and nothing was refunded; correct the "
+            "seller's or the buyer's details and request the credit note again.",
+            reports=reports_json(reports),
+        )
     if rejected:
         raise EInvoiceRejected(
             f"The order cannot become a valid e-invoice; the official rules reject it: {rejected}. "
@@ -145,7 +166,8 @@ def einvoice_final(document: InvoiceDocument, pdf: bytes, *, validate: bool) -> 
         rejected = rejection_text(reports)
         if rejected:
             logger.error(
-                "e-invoice of issued invoice %s (order %s) fails the official rules: %s",
+                "e-invoice of issued %s %s (order %s) fails the official rules: %s",
+                "credit note" if document.is_credit_note else "invoice",
                 document.number,
                 document.order_id,
                 rejected,
@@ -156,8 +178,9 @@ def einvoice_final(document: InvoiceDocument, pdf: bytes, *, validate: bool) -> 
     return facturx_pdf(pdf, cii, document=document), stored
 
 
-def einvoice_warning(report: dict[str, Any]) -> str:
-    """What the order's message says when the issued e-invoice failed the rules ("" when not)."""
+def einvoice_warning(report: dict[str, Any], *, credit_note: bool = False) -> str:
+    """What the order's (or the credit note's) message says when the issued e-invoice failed the
+    rules ("" when not)."""
     if not report:
         return ""
     from invoicing.einvoice.validation import ValidationReport
@@ -168,6 +191,11 @@ def einvoice_warning(report: dict[str, Any]) -> str:
     rejected = rejection_text(reports)
     if not rejected:
         return ""
+    if credit_note:
+        return (
+            f"Attention: the issued credit note's e-invoice fails the official rules: {rejected}. "
+            "The PDF/A was stored and sent as it is; check the credit note in the console."
+        )
     return (
         f"Attention: the issued e-invoice fails the official rules: {rejected}. The PDF/A was stored "
         "and sent as it is; check the invoice in the console and correct it with a credit note and a "
