@@ -147,7 +147,12 @@ def email_delivery_send(
         )
         return f"email to {delivery.recipient} failed: {error}"
     try:
-        message = invoice_email_message(invoice, to=delivery.recipient)
+        if delivery.credit_note is not None:
+            from invoicing.credit_note_mail import credit_note_email_message
+
+            message = credit_note_email_message(delivery.credit_note, to=delivery.recipient)
+        else:
+            message = invoice_email_message(invoice, to=delivery.recipient)
         message.send(fail_silently=False)
     except Exception as exc:  # the ESP or SMTP refused or was unreachable: nothing was sent
         error = f"{type(exc).__name__}: {exc}"[:2000]

@@ -17,7 +17,7 @@ from django.urls import reverse
 from invoicing.documents import from_json
 from invoicing.einvoice import FORMATS, UnknownFormat, einvoice_xml
 from invoicing.einvoice.validation import Finding, ValidationReport
-from invoicing.models import Invoice
+from invoicing.models import CreditNote, Invoice
 from tenants.models import Tenant
 
 DOWNLOAD_SALT = "invoice-download"
@@ -73,6 +73,45 @@ def invoice_from_download_token(token: str) -> Invoice:
     if invoice is None:
         raise LinkInvalid
     return invoice
+
+
+# --- credit notes: the same kinds of link to their PDFs ------------------------------------------------
+CREDIT_NOTE_DOWNLOAD_SALT = "credit-note-download"
+
+
+def credit_note_download_link_for(credit_note: CreditNote, *, base_url: str = "") -> str:
+    """Absolute URL that downloads the credit note's PDF without a token, until it expires."""
+    token = signing.dumps(
+        {"t": credit_note.tenant_id, "c": str(credit_note.pk)}, salt=CREDIT_NOTE_DOWNLOAD_SALT, compress=True
+    )
+    path = reverse("credit-note-download", kwargs={"token": token})
+    base = settings.PUBLIC_BASE_URL or base_url.rstrip("/") or "http://localhost:8000"
+    return base + path
+
+
+def credit_note_document_url(credit_note: CreditNote) -> str:
+    """The stable, token-protected address of the credit note's PDF, written back onto the order."""
+    path = reverse("credit-note-document", kwargs={"tenant": credit_note.tenant.code, "pk": credit_note.pk})
+    return (settings.PUBLIC_BASE_URL or "http://localhost:8000") + path
+
+
+def credit_note_from_download_token(token: str) -> CreditNote:
+    try:
+        data = signing.loads(
+            token, salt=CREDIT_NOTE_DOWNLOAD_SALT, max_age=settings.INVOICE_DOWNLOAD_LINK_TTL
+        )
+    except signing.SignatureExpired as exc:
+        raise LinkExpired from exc
+    except signing.BadSignature as exc:
+        raise LinkInvalid from exc
+    credit_note = (
+        CreditNote.objects.filter(pk=data.get("c"), tenant_id=data.get("t"), status=CreditNote.Status.ISSUED)
+        .exclude(pdf="")
+        .first()
+    )
+    if credit_note is None:
+        raise LinkInvalid
+    return credit_note
 
 
 # --- the e-invoice (EN 16931 XML) of an issued invoice: the API's and the console's downloads ---

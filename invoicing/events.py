@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from django.db import models, transaction
 
 from core.retrying import best_effort
-from invoicing.models import EmailDelivery, Invoice, InvoiceEvent, PaymentCapture
+from invoicing.models import CreditNote, EmailDelivery, Invoice, InvoiceEvent, PaymentCapture, Refund
 from tenants.models import Tenant
 
 
@@ -33,6 +33,12 @@ class EventType(models.TextChoices):
     AUTOMATIC_RUN_FAILED = "automatic_run_failed", "AUTOMATIC run not started"
     AUTOMATIC_RESOLUTION_FAILED = "automatic_resolution_failed", "Finding AUTOMATIC orders stopped"
     API_CLIENT_REVOKED = "api_client_revoked", "API client revoked"
+    CREDIT_NOTE_REQUESTED = "credit_note_requested", "Credit note requested"
+    CREDIT_NOTE_ISSUED = "credit_note_issued", "Credit note issued"
+    CREDIT_NOTE_FAILED = "credit_note_failed", "Credit note failed"
+    PAYMENT_REFUNDED = "payment_refunded", "Payment refunded"
+    REFUND_DECLINED = "refund_declined", "Refund declined"
+    INVOICE_CANCELLED = "invoice_cancelled", "Invoice cancelled"
 
 
 def _record(
@@ -133,7 +139,11 @@ def invoice_emailed(*, delivery: EmailDelivery, job_order_id: int | None, actor:
         invoice=invoice,
         job_order_id=job_order_id,
         actor=actor,
-        message=f"{delivery.kind} to {delivery.recipient}",
+        message=(
+            f"credit note {delivery.credit_note.number} to {delivery.recipient}"
+            if delivery.credit_note is not None
+            else f"{delivery.kind} to {delivery.recipient}"
+        ),
     )
 
 
@@ -241,4 +251,72 @@ def api_client_revoked(*, tenant_id: int, client_id: str, actor: str) -> Invoice
         type=EventType.API_CLIENT_REVOKED,
         actor=actor,
         message=f"API client {client_id} revoked",
+    )
+
+
+# --- credit notes --------------------------------------------------------------------------------
+def _credit_note_event(
+    credit_note: CreditNote, type: EventType, message: str, *, actor: str = "system", **data: object
+) -> InvoiceEvent | None:
+    return _record(
+        tenant_id=credit_note.tenant_id,
+        type=type,
+        order_id=credit_note.invoice.order_id,
+        invoice=credit_note.invoice,
+        actor=actor,
+        message=message,
+        data={"credit_note": str(credit_note.pk), **data},
+    )
+
+
+def credit_note_requested(*, credit_note: CreditNote, actor: str) -> InvoiceEvent | None:
+    what = {"FULL": "Cancellation", "LINES": "Credit of lines", "AMOUNTS": "Credit of amounts"}[
+        credit_note.kind
+    ]
+    return _credit_note_event(
+        credit_note,
+        EventType.CREDIT_NOTE_REQUESTED,
+        f"{what} of invoice {credit_note.invoice.number} requested: {credit_note.gross_total} "
+        f"{credit_note.currency}. Reason: {credit_note.reason}",
+        actor=actor,
+        kind=credit_note.kind,
+        gross=str(credit_note.gross_total),
+    )
+
+
+def credit_note_issued(*, credit_note: CreditNote) -> InvoiceEvent | None:
+    return _credit_note_event(
+        credit_note,
+        EventType.CREDIT_NOTE_ISSUED,
+        f"Credit note {credit_note.number} issued for invoice {credit_note.invoice.number}",
+        number=credit_note.number,
+    )
+
+
+def credit_note_failed(*, credit_note: CreditNote, reason: str) -> InvoiceEvent | None:
+    return _credit_note_event(credit_note, EventType.CREDIT_NOTE_FAILED, reason)
+
+
+def invoice_cancelled(*, credit_note: CreditNote) -> InvoiceEvent | None:
+    return _credit_note_event(
+        credit_note,
+        EventType.INVOICE_CANCELLED,
+        f"Invoice {credit_note.invoice.number} is credited in full (credit note {credit_note.number}); "
+        "the order can be invoiced again",
+    )
+
+
+def payment_refunded(*, refund: Refund, amount: str) -> InvoiceEvent | None:
+    return _credit_note_event(
+        refund.credit_note,
+        EventType.PAYMENT_REFUNDED,
+        amount,
+        refund_id=refund.refund_id,
+        transaction_id=refund.transaction_id,
+    )
+
+
+def refund_declined(*, refund: Refund, reason: str) -> InvoiceEvent | None:
+    return _credit_note_event(
+        refund.credit_note, EventType.REFUND_DECLINED, reason, transaction_id=refund.transaction_id
     )

@@ -6,8 +6,10 @@ one invoice per order, unique numbers, one capture record per order, one deliver
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from tenants.models import Tenant
 
@@ -50,14 +52,35 @@ class Invoice(models.Model):
     # the check before capture (with the placeholder number). {} when the tenant validates no
     # e-invoices (Tenant.einvoice_validation) or the invoice predates them.
     einvoice_report = models.JSONField(default=dict, blank=True)
+    # Bookkeeping beside the issued document, which itself never changes: the gross of the credit
+    # notes that stand or are being made for it (reserved when one is requested, given back when it
+    # fails before issuing). CHECK credited_gross <= gross_total is the over-credit guard: two
+    # concurrent requests cannot both pass it (invoicing.credit_notes).
+    credited_gross = models.DecimalField(max_digits=18, decimal_places=3, default=0)
+    # Set when issued credit notes cover the whole gross: the invoice is cancelled, and the order
+    # may be invoiced again (a new invoice, a new number).
+    cancelled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
-        permissions = [("resend_invoice_email", "Can resend an invoice email")]
+        permissions = [
+            ("resend_invoice_email", "Can resend an invoice email"),
+            ("issue_credit_note", "Can cancel an invoice or credit part of it"),
+        ]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "order_id"], name="one_invoice_per_order"),
+            # one invoice per order, but a cancelled one leaves room for the order's new invoice
+            models.UniqueConstraint(
+                fields=["tenant", "order_id"],
+                condition=Q(cancelled_at__isnull=True),
+                name="one_open_invoice_per_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(credited_gross__gte=0)
+                & (Q(gross_total__isnull=True) | Q(credited_gross__lte=F("gross_total"))),
+                name="invoice_credited_within_total",
+            ),
             models.UniqueConstraint(fields=["tenant", "number"], name="unique_invoice_number"),
             models.CheckConstraint(
                 condition=Q(status="DRAFT") | (Q(number__isnull=False) & Q(issue_date__isnull=False)),
@@ -146,11 +169,26 @@ class PaymentCapture(models.Model):
     currency = models.CharField(max_length=3, blank=True)
     capture_id = models.CharField(max_length=200, blank=True)
     message = models.TextField(blank=True)
+    # what credit notes paid back of this capture (Refund rows REFUNDED); a re-invoiced order is
+    # settled by what is still held (amount - refunded_amount)
+    refunded_amount = models.DecimalField(max_digits=18, decimal_places=3, default=0)
+    # The invoice this capture settles. NULL on records from before credit notes: the order's first
+    # invoice. After a cancellation the order's new invoice takes over what the capture still holds.
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="payment_captures"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "order_id"], name="one_capture_per_order")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "order_id"], name="one_capture_per_order"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0)
+                & (Q(amount__isnull=True) | Q(refunded_amount__lte=F("amount"))),
+                name="capture_refunded_within_amount",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.status}"
@@ -166,7 +204,11 @@ class EmailDelivery(models.Model):
         FAILED = "FAILED", "Failed"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="deliveries")
-    kind = models.CharField(max_length=40, default="invoice")
+    # a credit note's delivery: kind "credit-note:<its id>", the invoice it credits as `invoice`
+    credit_note = models.ForeignKey(
+        "CreditNote", on_delete=models.PROTECT, null=True, blank=True, related_name="deliveries"
+    )
+    kind = models.CharField(max_length=60, default="invoice")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     recipient = models.EmailField()
     attempts = models.PositiveIntegerField(default=0)
@@ -205,3 +247,109 @@ class InvoiceEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.order_id}"
+
+
+class CreditNote(models.Model):
+    """A numbered correction of one issued invoice: a cancellation, chosen lines, or amounts per rate.
+
+    The invoice itself never changes. Requested as a DRAFT (its amounts worked out and reserved on
+    the invoice: Invoice.credited_gross), refunded, then ISSUED with a number from the tenant's
+    credit-note series. FAILED: it never got a number (a declined refund, a rejected e-invoice);
+    its reservation is given back. An issued credit note is never deleted or renumbered.
+    """
+
+    class Kind(models.TextChoices):
+        FULL = "FULL", "Cancellation"
+        LINES = "LINES", "Lines"
+        AMOUNTS = "AMOUNTS", "Amounts per VAT rate"
+
+    class Status(models.TextChoices):
+        DRAFT = "DRAFT", "Draft"
+        ISSUED = "ISSUED", "Issued"
+        FAILED = "FAILED", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="credit_notes")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    reason = models.TextField()
+    number = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    reserved_number = models.CharField(max_length=100, blank=True)
+    issue_date = models.DateField(null=True, blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    currency = models.CharField(max_length=3)
+    net_total = models.DecimalField(max_digits=18, decimal_places=3)
+    tax_total = models.DecimalField(max_digits=18, decimal_places=3)
+    gross_total = models.DecimalField(max_digits=18, decimal_places=3)
+    # the credit note as a document (invoicing.documents.InvoiceDocument, document_type credit_note)
+    document = models.JSONField(default=dict)
+    # what was asked for: {"lines": [{"position", "quantity"}]} or {"amounts": [{"taxRate",
+    # "grossAmount"}]} or {} (a cancellation), and "refund"; a repeated Idempotency-Key must match it
+    request = models.JSONField(default=dict)
+    refund_requested = models.BooleanField(default=True)
+    pdf = models.FileField(upload_to="credit-notes/%Y/%m/", blank=True)
+    pdf_sha256 = models.CharField(max_length=64, blank=True)
+    einvoice_report = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    requested_by = models.CharField(max_length=200, blank=True)
+    message = models.TextField(blank=True)  # why it FAILED
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "number"], name="unique_credit_note_number"),
+            models.UniqueConstraint(
+                fields=["tenant", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="one_credit_note_per_idempotency_key",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="ISSUED") | (Q(number__isnull=False) & Q(issue_date__isnull=False)),
+                name="issued_credit_note_has_number",
+            ),
+            models.CheckConstraint(condition=Q(gross_total__gt=0), name="credit_note_credits_something"),
+        ]
+        indexes = [
+            models.Index(fields=["invoice", "status"], name="credit_note_invoice_idx"),
+            models.Index(fields=["-created_at"], name="credit_note_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"draft credit note for {self.invoice}"
+
+    @property
+    def is_cancellation(self) -> bool:
+        return self.kind == self.Kind.FULL
+
+
+class Refund(models.Model):
+    """Our record of paying a credit note back through the gateway, written before it is called.
+
+    Like PaymentCapture: UNKNOWN (a timeout, a worker that died mid-call) is resolved by asking the
+    gateway for its refunds, never by refunding again.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        UNKNOWN = "UNKNOWN", "Unknown (asking the gateway)"
+        REFUNDED = "REFUNDED", "Refunded"
+        DECLINED = "DECLINED", "Declined"
+        NOT_REQUIRED = "NOT_REQUIRED", "Nothing to refund"
+
+    credit_note = models.OneToOneField(CreditNote, on_delete=models.PROTECT, related_name="refund")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    transaction_id = models.CharField(max_length=200, blank=True)
+    capture_id = models.CharField(max_length=200, blank=True)
+    amount = models.DecimalField(max_digits=18, decimal_places=3)
+    currency = models.CharField(max_length=3)
+    refund_id = models.CharField(max_length=200, blank=True)
+    message = models.TextField(blank=True)
+    idempotency_key = models.CharField(max_length=400, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.credit_note}: {self.status}"

@@ -15,8 +15,10 @@ def invoice_summary(invoice: Invoice) -> str:
     if capture and capture.status == PaymentCapture.Status.CAPTURED:
         parts.append(f"Payment of {captured_text(capture)} captured.")
     # The latest delivery that reached the customer (a resend after a failure), else the first.
-    sent = invoice.deliveries.filter(status=EmailDelivery.Status.SENT).order_by("-sent_at", "-pk").first()
-    delivery = sent or invoice.deliveries.filter(kind="invoice").first()
+    # (the invoice's own deliveries: its credit notes' emails are theirs)
+    own = invoice.deliveries.filter(credit_note__isnull=True)
+    sent = own.filter(status=EmailDelivery.Status.SENT).order_by("-sent_at", "-pk").first()
+    delivery = sent or own.filter(kind="invoice").first()
     if delivery is None:
         parts.append("No email sent: the order has no customer email address.")
     elif delivery.status == EmailDelivery.Status.SENT:

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from invoicing.models import Invoice
+from invoicing.models import CreditNote, Invoice
 from tenants.models import Tenant
 
 
@@ -16,6 +16,8 @@ class InvoiceJob(models.Model):
     class Type(models.TextChoices):
         MANUAL = "MANUAL", "Manual"
         AUTOMATIC = "AUTOMATIC", "Automatic"
+        # the pipeline of one credit note (jobs.credit_notes); not one of the API's invoice jobs
+        CREDIT = "CREDIT", "Credit note"
 
     class Status(models.TextChoices):
         IN_PROGRESS = "IN_PROGRESS", "In progress"
@@ -74,6 +76,7 @@ class JobOrder(models.Model):
         VALIDATE = "validate", "Validation"
         RECALCULATE = "recalculate", "Recalculation"
         CAPTURE = "capture", "Payment capture"
+        REFUND = "refund", "Refund"
         ISSUE = "issue", "Invoice number"
         RENDER = "render", "PDF creation"
         EMAIL = "email", "Email"
@@ -88,6 +91,15 @@ class JobOrder(models.Model):
     message = models.TextField(blank=True)
     invoice = models.ForeignKey(
         Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="job_orders"
+    )
+    # a credit note's pipeline (a job of type CREDIT): its steps run the credit note's services
+    credit_note = models.ForeignKey(
+        CreditNote,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="job_orders",
+        db_index=False,  # the partial index below: only credit-note rows have one
     )
     attempts = models.PositiveIntegerField(default=0, help_text="tries of the current step")
     step_started_at = models.DateTimeField(null=True, blank=True)
@@ -115,6 +127,11 @@ class JobOrder(models.Model):
             models.Index(fields=["order_id"], name="joborder_order_idx"),
             # the reconciler looks for pending rows held by a dead worker
             models.Index(fields=["held_by"], condition=Q(status="PENDING"), name="joborder_held_idx"),
+            models.Index(
+                fields=["credit_note"],
+                condition=Q(credit_note__isnull=False),
+                name="joborder_credit_note_idx",
+            ),
         ]
 
     def __str__(self) -> str:

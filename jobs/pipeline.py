@@ -9,6 +9,7 @@ runs the steps (`step_run`) and fails them (`step_give_up`) by this table.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import uuid
 from collections.abc import Callable
@@ -20,9 +21,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import PermanentError
-from invoicing.downloads import invoice_document_url
-from invoicing.models import Invoice
-from invoicing.steps import capture, claim, email, issue, recalculate, render, write_back
+from invoicing.downloads import credit_note_document_url, invoice_document_url
+from invoicing.models import CreditNote, Invoice
+from invoicing.steps import capture, claim, credit, email, issue, recalculate, render, write_back
 from invoicing.steps.base import invoice_of
 from invoicing.summary import invoice_summary
 from jobs.models import JobOrder
@@ -123,6 +124,104 @@ RERUN_HINT = (
     "An administrator can re-run the failed steps from the console once the cause is fixed; "
     "the invoice keeps its number."
 )
+
+
+# --- the pipeline of a credit note (a row of a CREDIT job: JobOrder.credit_note) -----------------------
+def _credit_finish(job_order: JobOrder) -> str:
+    credit.credit_note_write_back(job_order=job_order, document_url=credit_note_document_url)
+    return credit.credit_note_summary(credit.credit_note_of(job_order))
+
+
+def _credit_email_failed(job_order: JobOrder, reason: str) -> None:
+    credit.credit_note_email_give_up(job_order=job_order, reason=reason)
+
+
+# The same step names where a step does the same kind of work (the stored step and the task are
+# shared; the service is the credit note's), so the reconciler, the re-run after issue and the
+# console treat both pipelines alike.
+CREDIT_PIPELINE: tuple[PipelineStep, ...] = (
+    PipelineStep(Step.VALIDATE, lambda jo: credit.credit_note_validate(job_order=jo)),
+    PipelineStep(Step.REFUND, lambda jo: credit.credit_note_refund(job_order=jo)),
+    PipelineStep(Step.ISSUE, lambda jo: credit.credit_note_issue(job_order=jo)),
+    PipelineStep(
+        Step.RENDER,
+        lambda jo: credit.credit_note_render(job_order=jo),
+        GiveUp.FAIL_AFTER_ISSUE,
+        failed_text="the PDF could not be created",
+    ),
+    PipelineStep(
+        Step.EMAIL,
+        lambda jo: credit.credit_note_email(job_order=jo),
+        GiveUp.CARRY_ON,
+        on_give_up=_credit_email_failed,
+    ),
+    PipelineStep(
+        Step.FINISH,
+        _credit_finish,
+        GiveUp.FAIL_AFTER_ISSUE,
+        failed_text="writing the credit note back onto the order failed",
+    ),
+)
+CREDIT_STEPS: dict[str, PipelineStep] = {entry.name: entry for entry in CREDIT_PIPELINE}
+CREDIT_STEP_NAMES: tuple[str, ...] = tuple(CREDIT_STEPS)
+CREDIT_STEP_SERVICES: dict[str, Callable[[JobOrder], str]] = {
+    entry.name: entry.run for entry in CREDIT_PIPELINE
+}
+CREDIT_RERUN_HINT = (
+    "An administrator can re-run the failed steps from the console once the cause is fixed; "
+    "the credit note keeps its number."
+)
+# Every step name of either pipeline: one Celery task each (jobs.tasks).
+ALL_STEP_NAMES: tuple[str, ...] = tuple(dict.fromkeys((*STEP_NAMES, *CREDIT_STEP_NAMES)))
+
+
+@dataclass(frozen=True)
+class PipelineOf:
+    """The table an order row runs by: its steps, their services, and what its document is."""
+
+    steps: dict[str, PipelineStep]
+    names: tuple[str, ...]
+    services: dict[str, Callable[[JobOrder], str]]
+    rerun_hint: str
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)  # where a step's label differs
+
+    def label(self, step: str) -> str:
+        return self.labels.get(step) or step_label(step)
+
+    def next_step(self, step: str) -> str:
+        index = self.names.index(step)
+        return self.names[index + 1] if index + 1 < len(self.names) else Step.DONE
+
+
+def pipeline_of(job_order: JobOrder) -> PipelineOf:
+    if job_order.credit_note_id is not None:
+        return PipelineOf(
+            CREDIT_STEPS,
+            CREDIT_STEP_NAMES,
+            CREDIT_STEP_SERVICES,
+            CREDIT_RERUN_HINT,
+            {Step.ISSUE: "Credit note number", Step.FINISH: "Finishing"},
+        )
+    return PipelineOf(STEPS, STEP_NAMES, STEP_SERVICES, RERUN_HINT)
+
+
+def issued_document(job_order: JobOrder) -> str | None:
+    """ "Invoice INV1001" or "Credit note CN1001" once the row's document has its number, else None."""
+    if job_order.credit_note_id is not None:
+        number = (
+            CreditNote.objects.filter(pk=job_order.credit_note_id, status=CreditNote.Status.ISSUED)
+            .values_list("number", flat=True)
+            .first()
+        )
+        return f"Credit note {number}" if number else None
+    if job_order.invoice_id is None:
+        return None
+    number = (
+        Invoice.objects.filter(pk=job_order.invoice_id, status=Invoice.Status.ISSUED)
+        .values_list("number", flat=True)
+        .first()
+    )
+    return f"Invoice {number}" if number else None
 
 
 def next_step(step: str) -> str:

@@ -17,7 +17,7 @@ from jobs.models import JobOrder
 def on_email_delivery_sent(sender: type, delivery: EmailDelivery, **kwargs: Any) -> None:
     # A resend reached the customer: the finished orders of its invoice say so now. The
     # pipeline's own email is summarised when its order finishes.
-    if delivery.kind != "invoice":
+    if delivery.kind != "invoice" and delivery.credit_note_id is None:
         services.job_order_messages_refresh(invoice=delivery.invoice)
 
 
@@ -29,6 +29,7 @@ def on_email_sent_recorded_late(
     # transient fault here reaches the recording task, which retries (only this part).
     if job_order_id is not None:
         services.step_run(job_order_id=job_order_id, step=JobOrder.Step.EMAIL)
-    best_effort(
-        lambda: services.job_order_messages_refresh(invoice=delivery.invoice), what="the order message"
-    )
+    if delivery.credit_note_id is None:
+        best_effort(
+            lambda: services.job_order_messages_refresh(invoice=delivery.invoice), what="the order message"
+        )

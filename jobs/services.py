@@ -20,19 +20,17 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from invoicing import events
-from invoicing.models import Invoice
+from invoicing.credit_notes import credit_note_fail
+from invoicing.models import CreditNote, Invoice, Refund
 from invoicing.summary import invoice_summary
 from jobs.attention import order_attention_clear, order_attention_record
 from jobs.models import InvoiceJob, JobOrder, WorkerHeartbeat
 from jobs.pipeline import (
     AFTER_ISSUE,
-    RERUN_HINT,
-    STEP_SERVICES,
-    STEPS,
     GiveUp,
-    next_step,
+    issued_document,
+    pipeline_of,
     step_enqueue,
-    step_label,
 )
 from tenants.models import Tenant
 
@@ -72,8 +70,38 @@ def job_create_manual(
 
 
 def failed_after_issue() -> Q:
-    """JobOrder rows that failed after their invoice was issued: to be re-run, not retried."""
-    return Q(status=JobOrder.Status.FAILURE, step__in=AFTER_ISSUE, invoice__status=Invoice.Status.ISSUED)
+    """JobOrder rows that failed after their invoice (or credit note) was issued: to be re-run, not
+    retried."""
+    return (
+        Q(status=JobOrder.Status.FAILURE, step__in=AFTER_ISSUE)
+        & (Q(invoice__status=Invoice.Status.ISSUED) | Q(credit_note__status=CreditNote.Status.ISSUED))
+    ) | (Q(status=JobOrder.Status.FAILURE, step__in=CREDIT_HELD_STEPS) & credit_note_held())
+
+
+# A credit note whose refund was made (or may have been: UNKNOWN) and that then failed, at its
+# refund or its number, is not given up: the money moved, so it keeps its amount on the invoice
+# and is completed by a re-run (the refund is resolved with the gateway, never made twice).
+CREDIT_HELD_STEPS = (Step.REFUND, Step.ISSUE)
+
+
+def credit_note_held() -> Q:
+    return Q(
+        credit_note__status=CreditNote.Status.DRAFT,
+        credit_note__refund__status__in=[Refund.Status.REFUNDED, Refund.Status.UNKNOWN],
+    )
+
+
+def _credit_note_is_held(job_order: JobOrder) -> bool:
+    return (
+        job_order.credit_note_id is not None
+        and CreditNote.objects.filter(Q(job_orders=job_order) & _held_here()).exists()
+    )
+
+
+def _held_here() -> Q:
+    return Q(
+        status=CreditNote.Status.DRAFT, refund__status__in=[Refund.Status.REFUNDED, Refund.Status.UNKNOWN]
+    )
 
 
 def job_orders_failed_after_issue(
@@ -175,8 +203,9 @@ def step_run(
     )
     if not claimed:
         return StepOutcome(ran=False, note="stale")
-    note = STEP_SERVICES[step](job_order)
-    following = next_step(step)
+    pipeline = pipeline_of(job_order)
+    note = pipeline.services[step](job_order)
+    following = pipeline.next_step(step)
     if following == Step.DONE:
         job_order_finish(job_order_id=job_order_id, status=JobOrder.Status.SUCCESS, message=note)
         return StepOutcome(ran=True, next=None, note=note)
@@ -214,22 +243,32 @@ def step_give_up(*, job_order_id: int, step: str, reason: str) -> None:
     job_order = JobOrder.objects.select_related("job__tenant").filter(pk=job_order_id).first()
     if job_order is None or job_order.status != JobOrder.Status.PENDING:
         return
-    entry = STEPS.get(step)
-    if entry is not None and entry.give_up is GiveUp.CARRY_ON and job_order.invoice_id:
+    pipeline = pipeline_of(job_order)
+    entry = pipeline.steps.get(step)
+    has_document = bool(job_order.invoice_id or job_order.credit_note_id)
+    if entry is not None and entry.give_up is GiveUp.CARRY_ON and has_document:
         if entry.on_give_up is not None:
             entry.on_give_up(job_order, reason)
-        step_advance(job_order_id=job_order_id, from_step=step, to_step=next_step(step))
+        step_advance(job_order_id=job_order_id, from_step=step, to_step=pipeline.next_step(step))
         return
     issued = (
-        Invoice.objects.filter(pk=job_order.invoice_id, status=Invoice.Status.ISSUED).first()
-        if job_order.invoice_id and entry is not None and entry.give_up is GiveUp.FAIL_AFTER_ISSUE
+        issued_document(job_order)
+        if has_document and entry is not None and entry.give_up is GiveUp.FAIL_AFTER_ISSUE
         else None
     )
-    if entry is not None and issued is not None:
-        if step == Step.FINISH:
-            events.write_back_failed(invoice=issued, job_order_id=job_order.pk, reason=reason)
+    if step in CREDIT_HELD_STEPS and _credit_note_is_held(job_order):
         detail = reason.strip() if reason.strip().endswith((".", "?", "!")) else f"{reason.strip()}."
-        reason = f"Invoice {issued.number} was issued, but {entry.failed_text}: {detail} {RERUN_HINT}"
+        reason = (
+            f"{detail} The refund was made or may have been, so the credit note keeps its amount on the "
+            "invoice and is completed when an administrator re-runs the failed steps from the console "
+            "once the cause is fixed; the refund is never made twice."
+        )
+    elif entry is not None and issued is not None:
+        if step == Step.FINISH and job_order.invoice_id:
+            invoice = Invoice.objects.get(pk=job_order.invoice_id)
+            events.write_back_failed(invoice=invoice, job_order_id=job_order.pk, reason=reason)
+        detail = reason.strip() if reason.strip().endswith((".", "?", "!")) else f"{reason.strip()}."
+        reason = f"{issued} was issued, but {entry.failed_text}: {detail} {pipeline.rerun_hint}"
     job_order_finish(job_order_id=job_order_id, status=JobOrder.Status.FAILURE, message=reason)
 
 
@@ -245,17 +284,16 @@ def job_order_resume_after_issue(*, job_order: JobOrder, actor: str) -> bool:
     """
     with transaction.atomic():
         locked = JobOrder.objects.select_for_update().filter(pk=job_order.pk).first()
-        if locked is None or locked.status != JobOrder.Status.FAILURE or locked.step not in AFTER_ISSUE:
+        if locked is None or locked.status != JobOrder.Status.FAILURE:
             return False
-        invoice = (
-            Invoice.objects.filter(pk=locked.invoice_id, status=Invoice.Status.ISSUED).first()
-            if locked.invoice_id
-            else None
-        )
-        if invoice is None:
+        held = locked.step in CREDIT_HELD_STEPS and _credit_note_is_held(locked)
+        if locked.step not in AFTER_ISSUE and not held:
+            return False
+        issued = "The credit note" if held else issued_document(locked)
+        if issued is None:
             return False
         step = locked.step
-        label = step_label(step)
+        label = pipeline_of(locked).label(step)
         resumed = step_enqueue(
             job_order_id=locked.pk,
             step=step,
@@ -263,7 +301,7 @@ def job_order_resume_after_issue(*, job_order: JobOrder, actor: str) -> bool:
             changes={
                 "status": JobOrder.Status.PENDING,
                 "attempts": 0,
-                "message": f"Invoice {invoice.number}: re-running the failed steps from {label} ({actor}).",
+                "message": f"{issued}: re-running the failed steps from {label} ({actor}).",
                 "updated_at": timezone.now(),
             },
         )
@@ -272,6 +310,11 @@ def job_order_resume_after_issue(*, job_order: JobOrder, actor: str) -> bool:
         # The order was counted as failed; it is pending again, so the job is not finished.
         InvoiceJob.objects.filter(pk=locked.job_id).update(
             failure_count=F("failure_count") - 1, status=InvoiceJob.Status.IN_PROGRESS, finished_at=None
+        )
+        invoice = (
+            Invoice.objects.get(pk=locked.invoice_id)
+            if locked.invoice_id
+            else CreditNote.objects.select_related("invoice").get(job_orders=locked).invoice
         )
         events.steps_rerun(
             invoice=invoice,
@@ -296,6 +339,12 @@ def job_resume_failed_after_issue(*, job: InvoiceJob, actor: str) -> list[str]:
 def invoice_resume_failed_steps(*, invoice: Invoice, actor: str) -> bool:
     """Re-run the failed steps of the order this invoice belongs to (False: nothing failed)."""
     row = job_orders_failed_after_issue(invoice=invoice).first()
+    return row is not None and job_order_resume_after_issue(job_order=row, actor=actor)
+
+
+def credit_note_resume_failed_steps(*, credit_note: CreditNote, actor: str) -> bool:
+    """Re-run the failed steps of an issued credit note (False: nothing failed after its issue)."""
+    row = JobOrder.objects.filter(failed_after_issue(), credit_note=credit_note).first()
     return row is not None and job_order_resume_after_issue(job_order=row, actor=actor)
 
 
@@ -331,12 +380,17 @@ def job_order_finish(*, job_order_id: int, status: str, message: str) -> bool:
         job_order.message = message[:4000]
         job_order.step = Step.DONE if status == JobOrder.Status.SUCCESS else job_order.step
         job_order.save(update_fields=["status", "message", "step", "updated_at"])
-        # AUTOMATIC runs remember failed orders (and forget them on success): see jobs/attention.py
-        order_attention_record(job_order=job_order)
+        if job_order.credit_note_id is not None:
+            # a credit note that ends without its number gives its reservation back
+            if status == JobOrder.Status.FAILURE:
+                _credit_note_failed(job_order, message)
+        else:
+            # AUTOMATIC runs remember failed orders (and forget them on success): see jobs/attention.py
+            order_attention_record(job_order=job_order)
         counter = "success_count" if status == JobOrder.Status.SUCCESS else "failure_count"
         InvoiceJob.objects.filter(pk=job_order.job_id).update(**{counter: F(counter) + 1})
         job_done_if_complete(job_pk=job_order.job_id)
-        if status == JobOrder.Status.FAILURE:
+        if status == JobOrder.Status.FAILURE and job_order.credit_note_id is None:
             tenant_id = InvoiceJob.objects.values_list("tenant_id", flat=True).get(pk=job_order.job_id)
             events.order_failed(
                 tenant_id=tenant_id,
@@ -346,6 +400,14 @@ def job_order_finish(*, job_order_id: int, status: str, message: str) -> bool:
                 message=message,
             )
     return True
+
+
+def _credit_note_failed(job_order: JobOrder, message: str) -> None:
+    credit_note = CreditNote.objects.select_related("invoice").get(job_orders=job_order)
+    if _credit_note_is_held(job_order):
+        return  # money moved: kept for a re-run (see credit_note_held)
+    if credit_note_fail(credit_note_id=credit_note.pk, message=message):
+        events.credit_note_failed(credit_note=credit_note, reason=message)
 
 
 # --- the reconciler ----------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from core.retrying import (
 from invoicing.deliveries import EmailSentUnrecorded
 from invoicing.tasks import email_sent_record_later
 from jobs import services
-from jobs.pipeline import PIPELINE, step_label
+from jobs.pipeline import ALL_STEP_NAMES, step_label
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +94,8 @@ def _step_task(step: str) -> Any:
     return run
 
 
-# One task per step of the pipeline table, named invoice.step.<step>.
-STEP_TASKS: dict[str, Any] = {entry.name: _step_task(entry.name) for entry in PIPELINE}
+# One task per step name of the pipeline tables (invoices and credit notes), named invoice.step.<step>.
+STEP_TASKS: dict[str, Any] = {name: _step_task(name) for name in ALL_STEP_NAMES}
 
 
 @shared_task(bind=True, name="invoice.start_job", max_retries=None)

@@ -39,3 +39,22 @@ if _fake_log:
     _mock = responses.RequestsMock(assert_all_requests_are_fired=False)
     _mock.start()
     FAKE_EMPORIX = FakeEmporix(_mock, log_path=_fake_log)
+
+# INVOICE_TEST_SLOW_REFUND=<seconds>: the local gateway's refund returns only after this pause,
+# having refunded: a test kills the worker in that moment, after the money moved and before the
+# refund step recorded it (the worst moment for "refunded at most once").
+_slow_refund = os.environ.get("INVOICE_TEST_SLOW_REFUND", "")
+if _slow_refund:
+    from integrations.local.adapters import LocalPaymentGateway
+
+    _original_refund = LocalPaymentGateway.refund
+
+    def _refund_then_pause(self, **kwargs):
+        result = _original_refund(self, **kwargs)
+        marker = os.path.join(os.environ.get("INVOICE_TEST_MARKER_DIR", os.environ["VAR_DIR"]), "refund-done")
+        with open(marker, "a") as handle:
+            handle.write(f"{kwargs.get('idempotency_key')}\n")
+        time.sleep(float(_slow_refund))
+        return result
+
+    LocalPaymentGateway.refund = _refund_then_pause  # type: ignore[method-assign]

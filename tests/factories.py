@@ -17,8 +17,8 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
 from integrations.local.demo import demo_sales_orders
-from integrations.models import GatewayTransaction
-from integrations.services import number_series_ensure
+from integrations.models import GatewayTransaction, NumberSeries
+from integrations.services import credit_note_series_ensure, number_series_ensure
 from invoicing.order_store import stored_order_upsert
 from jobs.clients import ALL_SCOPES, api_client_create
 from jobs.models import ApiClient
@@ -50,7 +50,13 @@ def tenant_make(code: str = "acme", **fields: Any) -> Tenant:
     }
     tenant = tenant_create(code=code, **{**defaults, **fields})
     number_series_ensure(tenant=tenant, pre_text="INV", number_of_digits=4, start_value=1000)
+    credit_note_series_ensure(tenant=tenant)  # CN + the invoice series' digits and start: CN1001
     return tenant
+
+
+def invoice_series(tenant: Tenant) -> NumberSeries:
+    """The tenant's invoice number series (it also has a credit-note series)."""
+    return NumberSeries.objects.get(tenant=tenant, name="invoiceNoSequence")
 
 
 def api_client_make(tenant: Tenant, scopes: str = " ".join(ALL_SCOPES)) -> tuple[ApiClient, str]:

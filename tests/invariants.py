@@ -1,11 +1,13 @@
 """The invariants every fault drill checks afterwards, by SQL over what the service wrote.
 
-- one invoice per order;
+- one open invoice per order (a cancelled one leaves room for the order's new invoice);
 - consecutive numbers: the local series' counter advanced exactly once per issued invoice, and
   no number appears twice;
 - one successful capture per order at the (local) payment gateway;
 - one email per delivery: no invoice was mailed more often than it has delivery rows, and
-  every delivery recorded SENT left a mail.
+  every delivery recorded SENT left a mail;
+- credit notes: never more credited than invoiced, their own gapless series, each refunded at
+  most once, and never more refunded than captured.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from django.db import connection
 
 from integrations.models import NumberSeries
-from invoicing.models import EmailDelivery, Invoice
+from invoicing.models import CreditNote, EmailDelivery, Invoice
 from tenants.models import Tenant
 
 
@@ -40,7 +42,8 @@ def mailed_invoice_numbers(mail_dir: Path) -> Counter[str]:
 def assert_invariants(tenant: Tenant, *, mail_dir: Path | None = None) -> None:
     invoice_table = Invoice._meta.db_table
     doubles = _rows(
-        f"SELECT order_id, count(*) FROM {invoice_table} WHERE tenant_id = %s GROUP BY order_id HAVING count(*) > 1",
+        f"SELECT order_id, count(*) FROM {invoice_table} WHERE tenant_id = %s AND cancelled_at IS NULL "
+        "GROUP BY order_id HAVING count(*) > 1",
         [tenant.pk],
     )
     assert not doubles, f"orders with more than one invoice: {doubles}"
@@ -49,10 +52,49 @@ def assert_invariants(tenant: Tenant, *, mail_dir: Path | None = None) -> None:
         Invoice.objects.filter(tenant=tenant, status=Invoice.Status.ISSUED).values_list("number", flat=True)
     )
     assert len(issued) == len(set(issued)), f"a number was issued twice: {Counter(issued).most_common(3)}"
-    series = NumberSeries.objects.filter(tenant=tenant).first()
+    series = NumberSeries.objects.filter(tenant=tenant, name="invoiceNoSequence").first()
     if series is not None:
         drawn = (series.counter or series.start_value) - series.start_value
         assert drawn == len(issued), f"{drawn} numbers drawn for {len(issued)} issued invoices (a gap)"
+
+    credit_notes = list(
+        CreditNote.objects.filter(tenant=tenant, status=CreditNote.Status.ISSUED).values_list(
+            "number", flat=True
+        )
+    )
+    assert len(credit_notes) == len(set(credit_notes)), "a credit note number was issued twice"
+    credit_series = NumberSeries.objects.filter(tenant=tenant, name="creditNoteNoSequence").first()
+    if credit_series is not None:
+        drawn = (credit_series.counter or credit_series.start_value) - credit_series.start_value
+        assert drawn == len(credit_notes), (
+            f"{drawn} numbers drawn for {len(credit_notes)} credit notes (a gap)"
+        )
+    for invoice in Invoice.objects.filter(tenant=tenant, credit_notes__isnull=False).distinct():
+        standing = sum(
+            invoice.credit_notes.exclude(status=CreditNote.Status.FAILED).values_list(
+                "gross_total", flat=True
+            ),
+            start=0,
+        )
+        assert standing == invoice.credited_gross <= (invoice.gross_total or 0), (
+            f"{invoice.number} over-credited"
+        )
+    over_refunded = _rows(
+        "SELECT t.transaction_id FROM integrations_gatewaytransaction t WHERE t.tenant_id = %s AND "
+        "(SELECT coalesce(sum(r.amount), 0) FROM integrations_gatewayrefund r "
+        " WHERE r.transaction_id = t.id AND r.successful) > "
+        "(SELECT coalesce(sum(c.amount), 0) FROM integrations_gatewaycapture c "
+        " WHERE c.transaction_id = t.id AND c.successful)",
+        [tenant.pk],
+    )
+    assert not over_refunded, f"transactions refunded beyond their capture: {over_refunded}"
+    refunds_per_key = _rows(
+        "SELECT idempotency_key, count(*) FROM integrations_gatewayrefund r JOIN "
+        "integrations_gatewaytransaction t ON t.id = r.transaction_id WHERE t.tenant_id = %s AND r.successful "
+        "GROUP BY idempotency_key HAVING count(*) > 1",
+        [tenant.pk],
+    )
+    assert not refunds_per_key, f"credit notes refunded more than once: {refunds_per_key}"
 
     multi_captured = _rows(
         "SELECT t.transaction_id, count(*) FROM integrations_gatewaycapture c "
@@ -65,11 +107,15 @@ def assert_invariants(tenant: Tenant, *, mail_dir: Path | None = None) -> None:
     if mail_dir is not None:
         mailed = mailed_invoice_numbers(mail_dir)
         deliveries = Counter(
-            EmailDelivery.objects.filter(invoice__tenant=tenant).values_list("invoice__number", flat=True)
+            EmailDelivery.objects.filter(invoice__tenant=tenant, credit_note__isnull=True).values_list(
+                "invoice__number", flat=True
+            )
         )
         too_many = {number: n for number, n in mailed.items() if n > deliveries.get(number, 0)}
         assert not too_many, f"invoices mailed more often than they have deliveries: {too_many}"
-        sent = EmailDelivery.objects.filter(invoice__tenant=tenant, status=EmailDelivery.Status.SENT)
+        sent = EmailDelivery.objects.filter(
+            invoice__tenant=tenant, status=EmailDelivery.Status.SENT, credit_note__isnull=True
+        )
         unmailed = [
             d.invoice.number for d in sent.select_related("invoice") if not mailed.get(d.invoice.number)
         ]

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from oauth2_provider.models import get_application_model
 from rest_framework.test import APIClient
 
-from integrations.models import GatewayTransaction, NumberSeries, StoredOrder
+from integrations.models import GatewayTransaction, StoredOrder
 from invoicing.models import Invoice
 from jobs.clients import api_client_revoke
 from jobs.models import ApiClient
@@ -37,7 +37,7 @@ def test_create_tenant_creates_the_tenant_and_its_series():
 
     tenant = Tenant.objects.get(code="acme")
     assert tenant.name == "ACME Shop" and tenant.backend == "local"
-    series = NumberSeries.objects.get(tenant=tenant)
+    series = factories.invoice_series(tenant)
     assert (series.pre_text, series.number_of_digits, series.start_value) == ("AC-", 6, 1000)
     assert "AC-001001 onwards" in output
 
@@ -143,7 +143,7 @@ def test_seed_demo_twice_keeps_the_data():
     assert "demo tenant exists, left as it is: 0 demo orders added" in output
     assert Tenant.objects.filter(code="demo").count() == 1
     assert StoredOrder.objects.filter(tenant=tenant).count() == 20
-    assert NumberSeries.objects.get(tenant=tenant).counter == 1001  # the series was not reset
+    assert factories.invoice_series(tenant).counter == 1001  # the series was not reset
     assert Invoice.objects.get(pk=invoice.pk).number == "INV1001"
     stored = StoredOrder.objects.get(tenant=tenant, order_id="DEMO-1001")
     assert stored.document["mixins"]["invoice"]["invoiceNo"] == "INV1001"  # the write-back survives

@@ -34,6 +34,16 @@ def capture_target(order: Order) -> Payment | None:
     return None
 
 
+def capture_settles(capture: PaymentCapture, invoice: Invoice) -> bool:
+    """Whether the order's capture record is this invoice's. A record from before credit notes
+    (invoice NULL) is the order's first invoice's, unless that one was cancelled."""
+    if capture.invoice_id is not None:
+        return capture.invoice_id == invoice.pk
+    return not Invoice.objects.filter(
+        tenant_id=capture.tenant_id, order_id=capture.order_id, cancelled_at__isnull=False
+    ).exists()
+
+
 def capture_plan(invoice: Invoice, payment: Payment | None, amount: Decimal, currency: str) -> None:
     """Create or refresh the capture record for what recalculation decided.
 
@@ -60,7 +70,23 @@ def capture_plan(invoice: Invoice, payment: Payment | None, amount: Decimal, cur
         .filter(tenant=invoice.tenant, order_id=invoice.order_id)
         .first()
     )
-    fields = {
+    if (
+        capture is not None
+        and capture.status == PaymentCapture.Status.CAPTURED
+        and not capture_settles(capture, invoice)
+    ):
+        # The order's invoice was cancelled and its payment refunded in full: a new invoice needs
+        # money again. The refunded authorisation cannot be captured a second time.
+        if payment is not None and payment.transaction_id == capture.transaction_id:
+            raise PermanentError(
+                f"The payment {capture.transaction_id} of order {invoice.order_id} was refunded when its "
+                "invoice was cancelled and cannot be captured again. Nothing was captured and no invoice "
+                "was issued; the order needs a new payment authorisation (or pay by invoice)."
+            )
+        capture.attempt += 1
+        capture.refunded_amount = Decimal(0)
+    fields: dict[str, object] = {
+        "invoice": invoice,
         "status": PaymentCapture.Status.PENDING if payment else PaymentCapture.Status.NOT_REQUIRED,
         "transaction_id": payment.transaction_id if payment else "",
         "payment_method": payment.method if payment else "",

@@ -7,8 +7,21 @@ from collections.abc import Callable
 from django.db import IntegrityError, transaction
 
 from core.errors import PermanentError, TransientError
+from integrations.ports import Order
 from invoicing.models import Invoice
 from invoicing.steps.base import PipelineOrder, backends_of
+from tenants.models import Tenant
+
+
+def _cancelled_here(order: Order, tenant: Tenant) -> bool:
+    """The order names an invoice of ours that was cancelled (credited in full): after a
+    cancellation the order may be invoiced again, though its mixin still names the old number."""
+    return Invoice.objects.filter(
+        tenant=tenant,
+        order_id=order.order_id,
+        number=order.existing_invoice_number,
+        cancelled_at__isnull=False,
+    ).exists()
 
 
 def invoice_claim(*, job_order: PipelineOrder, take: Callable[[Invoice], None]) -> str:
@@ -25,14 +38,17 @@ def invoice_claim(*, job_order: PipelineOrder, take: Callable[[Invoice], None]) 
     for _attempt in range(2):
         try:
             with transaction.atomic():
+                # the order's open invoice: a cancelled one (credited in full) no longer counts
                 invoice = (
-                    Invoice.objects.select_for_update().filter(tenant=tenant, order_id=order.order_id).first()
+                    Invoice.objects.select_for_update()
+                    .filter(tenant=tenant, order_id=order.order_id, cancelled_at__isnull=True)
+                    .first()
                 )
                 if invoice is not None and invoice.status == Invoice.Status.ISSUED:
                     raise PermanentError(
                         f"Order {order.order_id} is already invoiced: invoice {invoice.number}. No new invoice was created."
                     )
-                if invoice is None and order.existing_invoice_number:
+                if invoice is None and order.existing_invoice_number and not _cancelled_here(order, tenant):
                     raise PermanentError(
                         f"Order {order.order_id} is already invoiced: invoice {order.existing_invoice_number} "
                         "(per the order). No new invoice was created."

@@ -15,12 +15,14 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import PermanentError
+from core.money import money_text
 from invoicing.documents import to_json
 from invoicing.i18n import resolve_language
 from invoicing.models import Invoice, PaymentCapture
 from invoicing.recalculation import recalculate
 from invoicing.steps.base import PipelineOrder, backends_of, invoice_of
-from invoicing.steps.capture import capture_plan, capture_target
+from invoicing.steps.capture import capture_plan, capture_settles, capture_target
 from invoicing.steps.einvoice import EInvoiceRejected, einvoice_precheck
 from invoicing.vat import VatTreatments
 from tenants.models import Tenant
@@ -36,12 +38,26 @@ def invoice_recalculate(*, job_order: PipelineOrder) -> str:
     if invoice.status == Invoice.Status.ISSUED:
         return "already issued"
     capture = PaymentCapture.objects.filter(tenant=invoice.tenant, order_id=invoice.order_id).first()
-    if capture is not None and capture.status in (
-        PaymentCapture.Status.CAPTURED,
-        PaymentCapture.Status.UNKNOWN,
+    settles = capture is not None and capture_settles(capture, invoice)
+    if (
+        capture is not None
+        and settles
+        and capture.status
+        in (
+            PaymentCapture.Status.CAPTURED,
+            PaymentCapture.Status.UNKNOWN,
+        )
     ):
         # Money moved (or may have): the figures it moved on stay as they are.
         return "kept the figures of the captured payment"
+    # After a cancellation: what the capture of the cancelled invoice still holds (not refunded)
+    # pays the order's new invoice ("cancel and re-issue" keeps the customer's payment).
+    carried = (
+        capture
+        if capture is not None and not settles and capture.status == PaymentCapture.Status.CAPTURED
+        else None
+    )
+    held = (carried.amount or 0) - carried.refunded_amount if carried is not None else 0
     tenant = invoice.tenant
     backends = backends_of(job_order)
     order = backends.orders.get_order(invoice.order_id)
@@ -52,7 +68,7 @@ def invoice_recalculate(*, job_order: PipelineOrder) -> str:
     document = recalculate(
         order,
         seller,
-        paid_by_capture=payment is not None,
+        paid_by_capture=payment is not None or held > 0,
         buyer=buyer,
         # the customer's language, else the site's, else the tenant's (issue 11)
         language=resolve_language(
@@ -65,6 +81,13 @@ def invoice_recalculate(*, job_order: PipelineOrder) -> str:
         rates=backends.rates,
         rates_source=RATE_SOURCES.get(str(tenant.backend), ""),
     )
+    if carried is not None and held > 0 and held != document.gross_total:
+        raise PermanentError(
+            f"The order's payment still holds {money_text(held, carried.currency)} from its cancelled "
+            f"invoice, but the new invoice totals {money_text(document.gross_total, document.currency)}. "
+            "Nothing was captured and no invoice was issued. Refund the rest with a credit note of the "
+            "cancelled invoice, or cancel it with a refund and authorise a new payment."
+        )
     try:
         # before capture and numbering: an e-invoice the rules reject never costs money or a number
         report = einvoice_precheck(document, validate=tenant.einvoice_validation)
@@ -88,5 +111,9 @@ def invoice_recalculate(*, job_order: PipelineOrder) -> str:
             site_code=order.site_code,
             updated_at=timezone.now(),
         )
-        capture_plan(invoice, payment, document.gross_total, document.currency)
+        if carried is not None and held > 0:
+            # settled by the payment held since the cancelled invoice: no new capture
+            PaymentCapture.objects.filter(pk=carried.pk).update(invoice=invoice, updated_at=timezone.now())
+        else:
+            capture_plan(invoice, payment, document.gross_total, document.currency)
     return f"recalculated: {document.gross_total} {document.currency}"

@@ -22,7 +22,7 @@ import pytest
 from django.core import mail
 from lxml import etree
 
-from integrations.models import GatewayCapture, NumberSeries
+from integrations.models import GatewayCapture
 from integrations.services import stored_legal_entity_upsert
 from invoicing.documents import from_json
 from invoicing.einvoice import validation
@@ -97,7 +97,7 @@ def test_order_the_rules_reject_fails_before_capture_naming_the_rule(tenant):
     assert "Nothing was captured and no invoice was issued" in row.message
     assert not GatewayCapture.objects.exists()  # the gateway was never called
     assert not PaymentCapture.objects.filter(order_id=factories.CARD_ORDER).exists()
-    assert NumberSeries.objects.get(tenant=tenant).counter is None  # no number spent
+    assert factories.invoice_series(tenant).counter is None  # no number spent
     invoice = Invoice.objects.get(tenant=tenant, order_id=factories.CARD_ORDER)
     assert invoice.status == Invoice.Status.DRAFT and invoice.number is None
     report = ValidationReport.from_json(invoice.einvoice_report["facturx"])  # the console shows why
@@ -225,7 +225,7 @@ def test_xrechnung_wish_without_the_sellers_phone_fails_before_capture(tenant):
     assert "XRechnung (CII): BR-DE-6:" in row.message, row.message
     assert "Factur-X" not in row.message  # the Factur-X itself is fine
     assert not GatewayCapture.objects.exists()
-    assert NumberSeries.objects.get(tenant=tenant).counter is None
+    assert factories.invoice_series(tenant).counter is None
 
 
 def test_rejection_at_issue_keeps_the_invoice_and_says_so(tenant):
@@ -269,7 +269,7 @@ def test_three_decimal_amounts_fail_before_capture_naming_the_decimals_rule(tena
     assert row.status == "FAILURE"
     assert "BR-DEC-" in row.message, row.message
     assert not GatewayCapture.objects.exists()
-    assert NumberSeries.objects.get(tenant=tenant).counter is None
+    assert factories.invoice_series(tenant).counter is None
 
 
 @pytest.mark.parametrize(

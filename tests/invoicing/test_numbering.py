@@ -47,7 +47,7 @@ def test_counter_past_max_value_is_exhausted_with_a_clear_message():
 
 @pytest.mark.django_db
 def test_local_series_fills_date_placeholders_in_the_tenant_time_zone(tenant):
-    NumberSeries.objects.filter(tenant=tenant).update(
+    NumberSeries.objects.filter(tenant=tenant, name="invoiceNoSequence").update(
         pre_text="R-__year__-__month__-", post_text="-__country__", number_of_digits=5
     )
     assert allocate(tenant) == "R-2027-01-01001-DE"
@@ -56,26 +56,26 @@ def test_local_series_fills_date_placeholders_in_the_tenant_time_zone(tenant):
 
 @pytest.mark.django_db
 def test_local_series_configured_placeholder_fills_the_tutorial_num(tenant):
-    NumberSeries.objects.filter(tenant=tenant).update(pre_text="INV__num__")
+    NumberSeries.objects.filter(tenant=tenant, name="invoiceNoSequence").update(pre_text="INV__num__")
     with override_settings(INVOICE_NUMBER_PLACEHOLDERS={"__num__": ""}):
         assert allocate(tenant) == "INV1001"
 
 
 @pytest.mark.django_db
 def test_local_series_unknown_placeholder_is_a_clear_error(tenant):
-    NumberSeries.objects.filter(tenant=tenant).update(pre_text="__vendorName__-")
+    NumberSeries.objects.filter(tenant=tenant, name="invoiceNoSequence").update(pre_text="__vendorName__-")
     with pytest.raises(PermanentError, match="__vendorName__, which has no value"):
         allocate(tenant)
-    assert NumberSeries.objects.get(tenant=tenant).counter is None
+    assert factories.invoice_series(tenant).counter is None
 
 
 @pytest.mark.django_db
 def test_local_series_exhausted_keeps_the_counter(tenant):
-    NumberSeries.objects.filter(tenant=tenant).update(max_value=1002)
+    NumberSeries.objects.filter(tenant=tenant, name="invoiceNoSequence").update(max_value=1002)
     assert [allocate(tenant), allocate(tenant)] == ["INV1001", "INV1002"]
     with pytest.raises(SeriesExhausted):
         allocate(tenant)
-    assert NumberSeries.objects.get(tenant=tenant).counter == 1002
+    assert factories.invoice_series(tenant).counter == 1002
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from core.money import round_money
-from integrations.models import GatewayCapture, NumberSeries
+from integrations.models import GatewayCapture
 from invoicing.models import Invoice, PaymentCapture
 from invoicing.order_store import stored_order_upsert
 from jobs.models import JobOrder
@@ -244,7 +244,7 @@ def test_capture_above_the_authorisation_fails_before_the_gateway(tenant):
     )
     assert not GatewayCapture.objects.exists()  # no capture attempt reached the gateway
     assert not PaymentCapture.objects.filter(order_id="AUTH-1").exists()
-    assert NumberSeries.objects.get(tenant=tenant).counter is None
+    assert factories.invoice_series(tenant).counter is None
     assert row.invoice.status == Invoice.Status.DRAFT
 
 
@@ -260,7 +260,7 @@ def test_capture_zero_decimal_per_line_vat_rejected_by_en16931_never_exceeds_the
     assert row.status == "FAILURE"
     assert "The invoice total 3313 JPY exceeds the authorised amount 3312 JPY" in row.message
     assert not GatewayCapture.objects.exists()
-    assert NumberSeries.objects.get(tenant=tenant).counter is None
+    assert factories.invoice_series(tenant).counter is None
 
 
 def test_order_that_contradicts_itself_fails_with_both_figures_before_capture(tenant):
@@ -279,7 +279,7 @@ def test_order_that_contradicts_itself_fails_with_both_figures_before_capture(te
     )
     assert not PaymentCapture.objects.filter(order_id="BAD-1").exists()
     assert not GatewayCapture.objects.exists()
-    assert NumberSeries.objects.get(tenant=tenant).counter is None
+    assert factories.invoice_series(tenant).counter is None
     assert row.invoice.status == Invoice.Status.DRAFT and not row.invoice.number
 
 

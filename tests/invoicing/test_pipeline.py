@@ -79,7 +79,7 @@ def test_validation_unknown_order_fails_without_number_or_charge(tenant):
     row = result(job, "NO-SUCH-ORDER")
     assert job.status == "DONE" and job.failure_count == 1
     assert row.status == "FAILURE" and row.message == "Order NO-SUCH-ORDER not found."
-    assert NumberSeries.objects.get(tenant=tenant).counter is None
+    assert factories.invoice_series(tenant).counter is None
 
 
 def test_validation_second_job_for_invoiced_order_names_the_invoice(tenant):
@@ -92,7 +92,7 @@ def test_validation_second_job_for_invoiced_order_names_the_invoice(tenant):
     assert row.status == "FAILURE"
     assert "already invoiced: invoice INV1001" in row.message
     assert Invoice.objects.filter(tenant=tenant).count() == 1
-    assert NumberSeries.objects.get(tenant=tenant).counter == 1001  # no second number
+    assert factories.invoice_series(tenant).counter == 1001  # no second number
     assert GatewayCapture.objects.count() == 1  # nothing charged again
     assert len(mail.outbox) == 1
 
@@ -137,7 +137,7 @@ def test_recalculation_mismatch_fails_before_capture_with_both_figures(tenant):
     assert row.status == "FAILURE"
     assert "gross total 179.88 EUR recalculated, order says 199.88 EUR" in row.message
     assert not GatewayCapture.objects.exists()
-    assert NumberSeries.objects.get(tenant=tenant).counter is None
+    assert factories.invoice_series(tenant).counter is None
 
 
 def test_capture_declined_fails_the_order_and_burns_no_number(tenant):
@@ -150,7 +150,7 @@ def test_capture_declined_fails_the_order_and_burns_no_number(tenant):
     assert row.status == "FAILURE"
     assert row.message == "Payment capture declined: Insufficient funds"
     assert row.step == "capture"
-    assert NumberSeries.objects.get(tenant=tenant).counter is None
+    assert factories.invoice_series(tenant).counter is None
     assert not mail.outbox
     assert InvoiceEvent.objects.filter(type="capture_declined").exists()
 
@@ -260,7 +260,9 @@ def test_unexpected_error_fails_the_order_without_leaking_details(tenant):
 
 
 def test_series_used_up_fails_after_capture_and_keeps_the_capture(tenant):
-    NumberSeries.objects.filter(tenant=tenant).update(start_value=1000, max_value=1001, counter=1001)
+    NumberSeries.objects.filter(tenant=tenant, name="invoiceNoSequence").update(
+        start_value=1000, max_value=1001, counter=1001
+    )
     factories.orders_store(tenant, factories.CARD_ORDER)
 
     job = drive(job_for(tenant, factories.CARD_ORDER))
@@ -271,7 +273,7 @@ def test_series_used_up_fails_after_capture_and_keeps_the_capture(tenant):
     assert PaymentCapture.objects.get(order_id=factories.CARD_ORDER).status == "CAPTURED"
 
     # once the series is extended, a retry job finishes the order without charging again
-    NumberSeries.objects.filter(tenant=tenant).update(max_value=9999)
+    NumberSeries.objects.filter(tenant=tenant, name="invoiceNoSequence").update(max_value=9999)
     retry = drive(job_for(tenant, factories.CARD_ORDER))
     assert result(retry, factories.CARD_ORDER).invoice.number == "INV1002"
     assert GatewayCapture.objects.filter(successful=True).count() == 1
@@ -332,7 +334,7 @@ def test_every_step_is_reentrant(tenant):
     job = drive(job_for(tenant, factories.CARD_ORDER))
     row = result(job, factories.CARD_ORDER)
     before = (
-        NumberSeries.objects.get(tenant=tenant).counter,
+        factories.invoice_series(tenant).counter,
         GatewayCapture.objects.count(),
         len(mail.outbox),
     )
@@ -348,7 +350,7 @@ def test_every_step_is_reentrant(tenant):
         service(job_order=row)
 
     assert (
-        NumberSeries.objects.get(tenant=tenant).counter,
+        factories.invoice_series(tenant).counter,
         GatewayCapture.objects.count(),
         len(mail.outbox),
     ) == before
@@ -535,7 +537,7 @@ def test_render_failure_after_numbering_keeps_the_invoice_and_a_rerun_completes_
     assert invoice.number == "INV1001" and invoice.pdf.read().startswith(b"%PDF")
     assert len(mail.outbox) == 1 and mail.outbox[0].attachments[0][0] == "invoice-INV1001.pdf"
     assert GatewayCapture.objects.filter(successful=True).count() == 1  # not charged again
-    assert NumberSeries.objects.get(tenant=tenant).counter == 1001  # no second number
+    assert factories.invoice_series(tenant).counter == 1001  # no second number
     assert StoredOrder.objects.get(tenant=tenant, order_id=factories.CARD_ORDER).invoice_number == "INV1001"
     event = InvoiceEvent.objects.get(type="steps_rerun")
     assert event.actor == "admin:root" and event.invoice_id == invoice.pk and event.data["step"] == "render"
@@ -600,7 +602,7 @@ def test_soft_time_limit_before_numbering_fails_the_order_after_one_attempt(tena
         f"Recalculation exceeded its time limit of {settings.CELERY_TASK_SOFT_TIME_LIMIT} s and was stopped. "
         "It is not retried: the same work would run out of time again."
     )
-    assert NumberSeries.objects.get(tenant=tenant).counter is None
+    assert factories.invoice_series(tenant).counter is None
 
 
 def test_soft_time_limit_while_rendering_keeps_the_number_and_says_so(tenant, settings):
