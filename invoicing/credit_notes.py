@@ -555,6 +555,25 @@ def credit_notes_of(invoice: Invoice) -> list[CreditNote]:
 
 
 @dataclass(frozen=True)
+class CreditRoom:
+    """What the standing credit notes (issued or on their way) left of an invoice: what a new
+    request is checked against (the console's forms show it)."""
+
+    credited_quantity: dict[int, Decimal]  # invoice line position -> quantity credited so far
+    gross_left: dict[tuple[Decimal, str], Decimal]  # (VAT rate, category) -> gross left to credit
+
+
+def credit_room(invoice: Invoice) -> CreditRoom:
+    standing = _standing(invoice)
+    document = from_json(invoice.document)
+    credited = _credited_per_position(standing)
+    return CreditRoom(
+        credited_quantity={position: values["quantity"] for position, values in credited.items()},
+        gross_left={group: left.gross for group, left in _left_per_group(document, standing).items()},
+    )
+
+
+@dataclass(frozen=True)
 class Balance:
     invoiced: Decimal
     credited: Decimal  # issued credit notes

@@ -85,6 +85,12 @@ def credit_note_request(
                 )
                 _pipeline_start(credit_note, actor=actor)
             return credit_note, True
+        except CreditRefused:
+            if idempotency_key and credit_note_find(tenant=tenant, idempotency_key=idempotency_key):
+                # the same key's first request committed while this one waited for the invoice's
+                # lock, and took the amount: the loop's top answers its credit note (or 422)
+                continue
+            raise
         except IntegrityError as exc:
             if idempotency_key and credit_note_find(tenant=tenant, idempotency_key=idempotency_key):
                 continue  # the same key's concurrent request won: answer its credit note

@@ -121,6 +121,9 @@ def job_retry_failed(*, job: InvoiceJob, actor: str) -> InvoiceJob | None:
     Orders that failed after their number was issued are left out: a new job would only be
     told the order is invoiced. They are re-run in place (job_order_resume_after_issue).
     """
+    if job.job_type == InvoiceJob.Type.CREDIT:
+        # a credit note's pipeline: its failed row is not an order to invoice again
+        return None
     failed = list(
         JobOrder.objects.filter(job=job, status=JobOrder.Status.FAILURE)
         .exclude(failed_after_issue())
