@@ -423,7 +423,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # names for the enums of the correction endpoints (drf-spectacular would call them StatusEnum, TypeEnum)
+    "ENUM_NAME_OVERRIDES": {
+        "InvoiceStatusEnum": ["ISSUED", "CANCELLED"],
+        "CreditNoteTypeEnum": ["CANCELLATION", "LINES", "AMOUNTS"],
+    },
 }
 
 SCOPE_INVOICE_MANAGE = "invoice.invoice_manage"

@@ -3,9 +3,11 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import health
-from invoicing.views import invoice_download
+from invoicing.views import credit_note_download, invoice_download
+from jobs.api.credit_notes import CreditNoteCollectionView, CreditNoteDetailView, CreditNoteDocumentView
 from jobs.api.docs import OfflineRedocView
 from jobs.api.einvoice import InvoiceEInvoiceView
+from jobs.api.invoices import InvoiceCollectionView, InvoiceDetailView
 from jobs.api.oauth import EmporixTokenView
 from jobs.api.views import (
     CustomerDocumentView,
@@ -47,8 +49,25 @@ urlpatterns = [
         InvoiceEInvoiceView.as_view(),
         name="invoice-einvoice",
     ),
+    # Credit notes and the invoice lookup. `str` never matches a "/", so the invoice itself
+    # (…/invoices/<invoiceNumber>) cannot take the paths of its document, e-invoice or credit notes.
+    path(
+        "invoice/<str:tenant>/invoices/<str:invoiceNumber>/credit-notes",
+        CreditNoteCollectionView.as_view(),
+        name="invoice-credit-notes",
+    ),
+    path("invoice/<str:tenant>/invoices/<str:invoiceNumber>", InvoiceDetailView.as_view(), name="invoice"),
+    path("invoice/<str:tenant>/invoices", InvoiceCollectionView.as_view(), name="invoices"),
+    # `pk` (the name invoicing.downloads reverses) is documented as {id}, as the contract names it.
+    path("invoice/<str:tenant>/credit-notes/<str:pk>", CreditNoteDetailView.as_view(), name="credit-note"),
+    path(
+        "invoice/<str:tenant>/credit-notes/<str:pk>/document",
+        CreditNoteDocumentView.as_view(),
+        name="credit-note-document",
+    ),
     path("oauth/token", EmporixTokenView.as_view(), name="oauth-token"),
     path("invoices/download/<str:token>", invoice_download, name="invoice-download"),
+    path("invoices/credit-notes/download/<str:token>", credit_note_download, name="credit-note-download"),
     path("health", health, name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -289,7 +289,9 @@ class JobDetailView(TenantAPIView):
     def get(self, request: Request, tenant: str, jobId: str) -> Response:
         job_id = jobId
         job = selectors.job_for_tenant(tenant=self.tenant, job_id=job_id) if _is_uuid(job_id) else None
-        if job is None:
+        # A credit note's pipeline runs as a job of type CREDIT; it is no invoice job of the
+        # contract (jobType MANUAL|AUTOMATIC): it is read as the credit note (jobs.api.credit_notes).
+        if job is None or job.job_type == InvoiceJob.Type.CREDIT:
             raise ApiError(404, f"Job {job_id} not found.")
         orders = []
         base_url = request.build_absolute_uri("/")
