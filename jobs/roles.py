@@ -2,7 +2,8 @@
 
 - Operators: see everything in the console and take its actions (retry failed orders,
   resend an invoice email, run an AUTOMATIC job now); change nothing else.
-- Administrators: everything, including tenants, API clients, number series and schedules.
+- Administrators: everything, including tenants, API clients, number series and schedules, and
+  correcting an issued invoice with a credit note (invoicing.issue_credit_note).
 
 Issued invoices and their numbers can be edited or deleted by neither: the admin refuses.
 A person gets a role by being made staff and added to one of the groups.
@@ -17,6 +18,8 @@ from django.contrib.auth.models import Group, Permission
 OPERATORS = "Operators"
 ADMINISTRATORS = "Administrators"
 CONSOLE_APPS = ("tenants", "invoicing", "integrations", "jobs", "django_celery_beat", "oauth2_provider")
+# Not invoicing.issue_credit_note: cancelling or crediting an invoice pays money back and issues a
+# document that can never be withdrawn; that is for Administrators.
 OPERATOR_ACTIONS = (
     ("jobs", "retry_failed_orders"),
     ("jobs", "run_automatic_job"),

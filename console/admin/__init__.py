@@ -5,7 +5,7 @@ Django's admin autodiscovery imports `console.admin`; importing the modules regi
 (django-oauth-toolkit, django-celery-beat) are registered before it.
 """
 
-from console.admin import integrations, invoicing, jobs, tenants  # noqa: F401
+from console.admin import credit_notes, integrations, invoicing, jobs, tenants  # noqa: F401
 from console.admin.common import hide_oauth_internals
 
 hide_oauth_internals()

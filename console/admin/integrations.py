@@ -15,6 +15,7 @@ from integrations.models import (
     Configuration,
     CurrencyRate,
     GatewayCapture,
+    GatewayRefund,
     GatewayTransaction,
     NumberSeries,
     StoredCustomer,
@@ -176,14 +177,22 @@ class GatewayCaptureInline(admin.TabularInline):
         return False
 
 
+class GatewayRefundInline(GatewayCaptureInline):
+    """What the local gateway refunded for credit notes (read-only, like its captures)."""
+
+    model = GatewayRefund  # type: ignore[assignment]
+    fields = ("created_at", "amount", "successful", "message", "refund_id", "idempotency_key")
+    readonly_fields = fields
+
+
 @admin.register(GatewayTransaction)
 class GatewayTransactionAdmin(admin.ModelAdmin):
     list_display = ("transaction_id", "tenant", "order_id", "authorized_amount", "currency", "decline_reason")
     list_filter = ("tenant",)
     search_fields = ("transaction_id", "order_id")
     readonly_fields = ("tenant", "transaction_id", "order_id", "authorized_amount", "currency", "created_at")
-    fields = (*readonly_fields, "decline_reason")
-    inlines = [GatewayCaptureInline]
+    fields = (*readonly_fields, "decline_reason", "refund_decline_reason")
+    inlines = [GatewayCaptureInline, GatewayRefundInline]
 
 
 class ConfigurationForm(forms.ModelForm):

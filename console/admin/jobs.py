@@ -1,6 +1,10 @@
 """The console's job pages: what happened to each order, retrying the failed ones, and
 re-running the failed steps of orders whose invoice was already issued (Administrators).
 
+A credit note's pipeline is a job of type CREDIT (jobs.credit_notes). Those are not invoice jobs:
+the list leaves them out, and their pages are reached from the credit note's page. Retrying one
+as a new MANUAL job would invoice its order, so that is refused.
+
 Lists stay fast on big tables: no query per row (select_related), no full-table count
 (EstimatedCountPaginator), and searches that use indexes (exact job id, order id or invoice
 number) instead of LIKE across a million rows.
@@ -14,6 +18,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.forms.models import BaseInlineFormSet
@@ -25,10 +30,11 @@ from django.views.decorators.http import require_POST
 
 from console.admin.common import RERUN_STEPS_PERMISSION, ReadOnlyAdmin
 from console.paging import EstimatedCountPaginator
-from invoicing.models import Invoice
+from invoicing.models import CreditNote, Invoice
 from jobs.attention import order_attention_retry
 from jobs.clients import ALL_SCOPES, UnknownScope, api_client_create, api_client_revoke, scopes_parse
 from jobs.models import ApiClient, InvoiceJob, JobOrder, OrderAttention
+from jobs.pipeline import pipeline_of
 from jobs.services import job_orders_failed_after_issue, job_resume_failed_after_issue, job_retry_failed
 
 INLINE_ROWS = 50  # a job page shows this many orders, failures first; the rest via "all orders"
@@ -43,6 +49,22 @@ def invoice_link(invoice: Invoice | None) -> str:
         return "-"
     url = reverse("admin:invoicing_invoice_change", args=[invoice.pk])
     return format_html('<a href="{}">{}</a>', url, invoice.number)
+
+
+def document_link(job_order: JobOrder) -> str:
+    """The row's invoice, or for a credit note's pipeline its credit note (select_related both)."""
+    credit_note: CreditNote | None = job_order.credit_note
+    if credit_note is not None:
+        url = reverse("admin:invoicing_creditnote_change", args=[credit_note.pk])
+        label = credit_note.number or "credit note (no number yet)"
+        return format_html('<a href="{}">{}</a>', url, label)
+    return invoice_link(job_order.invoice)
+
+
+def step_text(job_order: JobOrder) -> str:
+    if job_order.status == JobOrder.Status.SUCCESS:
+        return "Done"
+    return pipeline_of(job_order).label(job_order.step)  # a credit note's steps have their own names
 
 
 class FailuresFirstFormSet(BaseInlineFormSet):
@@ -68,7 +90,9 @@ class JobOrderInline(admin.TabularInline):
             default=Value(2),
             output_field=IntegerField(),
         )
-        return super().get_queryset(request).select_related("invoice").order_by(rank, "position")
+        return (
+            super().get_queryset(request).select_related("invoice", "credit_note").order_by(rank, "position")
+        )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -78,11 +102,11 @@ class JobOrderInline(admin.TabularInline):
 
     @admin.display(description="step")
     def step_label(self, obj: JobOrder) -> str:
-        return "Done" if obj.status == JobOrder.Status.SUCCESS else obj.get_step_display()
+        return step_text(obj)
 
     @admin.display(description="invoice")
     def invoice_number(self, obj: JobOrder) -> str:
-        return invoice_link(obj.invoice)
+        return document_link(obj)
 
 
 class ExactSearchMixin:
@@ -93,6 +117,26 @@ class ExactSearchMixin:
         if not term:
             return queryset, False
         return queryset.filter(self.search_condition(term)), False  # type: ignore[attr-defined]
+
+
+class InvoiceJobsOnly(ChangeList):
+    """The list of invoice jobs: a credit note's pipeline (type CREDIT) is not one."""
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[InvoiceJob]:
+        return super().get_queryset(request, exclude_parameters).exclude(job_type=InvoiceJob.Type.CREDIT)
+
+
+class JobTypeFilter(admin.SimpleListFilter):
+    title = "job type"
+    parameter_name = "job_type__exact"  # the address Django's own filter used
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            (value, str(label)) for value, label in InvoiceJob.Type.choices if value != InvoiceJob.Type.CREDIT
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[InvoiceJob]) -> QuerySet[InvoiceJob]:
+        return queryset.filter(job_type=self.value()) if self.value() else queryset
 
 
 @admin.register(InvoiceJob)
@@ -110,7 +154,7 @@ class InvoiceJobAdmin(ExactSearchMixin, ReadOnlyAdmin):
         "failed",
         "pending",
     )
-    list_filter = ("status", "job_type", "tenant", ("created_at", admin.DateFieldListFilter))
+    list_filter = ("status", JobTypeFilter, "tenant", ("created_at", admin.DateFieldListFilter))
     list_select_related = ("tenant",)
     search_fields = ("id",)  # shows the box; get_search_results does the exact lookups
     search_help_text = "An exact job id, order id or invoice number."
@@ -136,6 +180,22 @@ class InvoiceJobAdmin(ExactSearchMixin, ReadOnlyAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # per-filter counts would count the whole table
     list_per_page = 50
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return InvoiceJobsOnly
+
+    def get_paginator(
+        self,
+        request: HttpRequest,
+        queryset: Any,
+        per_page: int,
+        orphans: int = 0,
+        allow_empty_first_page: bool = True,
+    ) -> EstimatedCountPaginator:
+        paginator = EstimatedCountPaginator(queryset, per_page, orphans, allow_empty_first_page)
+        # no filter or search of the person's: the CREDIT exclusion alone keeps the row estimate
+        paginator.baseline_filter = not any(key not in ("o", "p") for key in request.GET)
+        return paginator
 
     def search_condition(self, term: str) -> Q:
         # Ids collected with indexed lookups first: ORed subqueries would make PostgreSQL walk
@@ -220,6 +280,12 @@ class InvoiceJobAdmin(ExactSearchMixin, ReadOnlyAdmin):
         if not request.user.has_perm("jobs.retry_failed_orders"):
             raise PermissionDenied
         job = get_object_or_404(InvoiceJob, pk=job_id)
+        if job.job_type == InvoiceJob.Type.CREDIT:
+            # a new MANUAL job would invoice the order: a failed credit note is requested again instead
+            messages.error(
+                request, "A credit note's pipeline is not retried as a job; request a new credit note."
+            )
+            return HttpResponseRedirect(reverse("admin:jobs_invoicejob_change", args=[job.pk]))
         retry = job_retry_failed(job=job, actor=actor_of(request))
         if retry is None:
             messages.info(request, "This job has no failed orders to retry.")
@@ -256,7 +322,12 @@ class InvoiceJobAdmin(ExactSearchMixin, ReadOnlyAdmin):
         # order is invoiced, so they are not counted as retryable.
         after_issue = job_orders_failed_after_issue(job=job).count() if job and job.failure_count else 0
         retryable = job.failure_count - after_issue if job else 0
-        context["can_retry"] = bool(retryable and request.user.has_perm("jobs.retry_failed_orders"))
+        context["can_retry"] = bool(
+            retryable
+            and job is not None
+            and job.job_type != InvoiceJob.Type.CREDIT
+            and request.user.has_perm("jobs.retry_failed_orders")
+        )
         context["retryable_count"] = retryable
         context["can_rerun"] = bool(after_issue and request.user.has_perm(RERUN_STEPS_PERMISSION))
         context["rerun_count"] = after_issue
@@ -267,9 +338,9 @@ class InvoiceJobAdmin(ExactSearchMixin, ReadOnlyAdmin):
 class JobOrderAdmin(ExactSearchMixin, ReadOnlyAdmin):
     """Every order row, for jobs too large to show on one page."""
 
-    list_display = ("order_id", "job_link", "status", "step", "message", "invoice_number", "updated_at")
+    list_display = ("order_id", "job_link", "status", "step_label", "message", "invoice_number", "updated_at")
     list_filter = ("status", "step")
-    list_select_related = ("invoice", "job")
+    list_select_related = ("invoice", "job", "credit_note")
     search_fields = ("order_id",)
     search_help_text = "An exact order id or invoice number."
     paginator = EstimatedCountPaginator
@@ -290,9 +361,13 @@ class JobOrderAdmin(ExactSearchMixin, ReadOnlyAdmin):
         url = reverse("admin:jobs_invoicejob_change", args=[obj.job_id])
         return format_html('<a href="{}">{}</a>', url, str(obj.job_id)[:8])
 
+    @admin.display(description="step", ordering="step")
+    def step_label(self, obj: JobOrder) -> str:
+        return step_text(obj)
+
     @admin.display(description="invoice")
     def invoice_number(self, obj: JobOrder) -> str:
-        return invoice_link(obj.invoice)
+        return document_link(obj)
 
 
 # --- API clients ---------------------------------------------------------------------------------
