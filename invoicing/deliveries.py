@@ -60,6 +60,15 @@ def invoice_email_message(invoice: Invoice, *, to: str = "") -> EmailMessage:
     return message
 
 
+def email_outcome(delivery: EmailDelivery | None) -> str:
+    """What a job order's message says about its document's email."""
+    if delivery is None:
+        return "No email sent: the order has no customer email address."
+    if delivery.status == EmailDelivery.Status.SENT:
+        return f"Emailed to {delivery.recipient}."
+    return f"Email to {delivery.recipient} FAILED: {delivery.error}"
+
+
 class EmailSentUnrecorded(TransientError):
     """The mail server accepted the mail, but the database would not record it (it is away).
 

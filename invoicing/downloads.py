@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import facturx
 from django.conf import settings
@@ -58,13 +59,21 @@ class LinkInvalid(Exception):
     pass
 
 
-def invoice_from_download_token(token: str) -> Invoice:
+def _signed_link_data(token: str, *, salt: str) -> Any:
+    """What a download link signed, if it is intact and has not expired (LinkInvalid, LinkExpired)."""
     try:
-        data = signing.loads(token, salt=DOWNLOAD_SALT, max_age=settings.INVOICE_DOWNLOAD_LINK_TTL)
+        data = signing.loads(token, salt=salt, max_age=settings.INVOICE_DOWNLOAD_LINK_TTL)
     except signing.SignatureExpired as exc:
         raise LinkExpired from exc
     except signing.BadSignature as exc:
         raise LinkInvalid from exc
+    if not isinstance(data, dict):
+        raise LinkInvalid
+    return data
+
+
+def invoice_from_download_token(token: str) -> Invoice:
+    data = _signed_link_data(token, salt=DOWNLOAD_SALT)
     invoice = (
         Invoice.objects.filter(pk=data.get("i"), tenant_id=data.get("t"), status=Invoice.Status.ISSUED)
         .exclude(pdf="")
@@ -96,14 +105,7 @@ def credit_note_document_url(credit_note: CreditNote) -> str:
 
 
 def credit_note_from_download_token(token: str) -> CreditNote:
-    try:
-        data = signing.loads(
-            token, salt=CREDIT_NOTE_DOWNLOAD_SALT, max_age=settings.INVOICE_DOWNLOAD_LINK_TTL
-        )
-    except signing.SignatureExpired as exc:
-        raise LinkExpired from exc
-    except signing.BadSignature as exc:
-        raise LinkInvalid from exc
+    data = _signed_link_data(token, salt=CREDIT_NOTE_DOWNLOAD_SALT)
     credit_note = (
         CreditNote.objects.filter(pk=data.get("c"), tenant_id=data.get("t"), status=CreditNote.Status.ISSUED)
         .exclude(pdf="")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.money import money_text
+from invoicing.deliveries import email_outcome
 from invoicing.models import EmailDelivery, Invoice, PaymentCapture
 from invoicing.steps.capture import captured_text
 from invoicing.steps.einvoice import einvoice_warning
@@ -19,12 +20,7 @@ def invoice_summary(invoice: Invoice) -> str:
     own = invoice.deliveries.filter(credit_note__isnull=True)
     sent = own.filter(status=EmailDelivery.Status.SENT).order_by("-sent_at", "-pk").first()
     delivery = sent or own.filter(kind="invoice").first()
-    if delivery is None:
-        parts.append("No email sent: the order has no customer email address.")
-    elif delivery.status == EmailDelivery.Status.SENT:
-        parts.append(f"Emailed to {delivery.recipient}.")
-    else:
-        parts.append(f"Email to {delivery.recipient} FAILED: {delivery.error}")
+    parts.append(email_outcome(delivery))
     # an issued e-invoice the rules rejected is named for an operator, also after a resend
     parts.append(einvoice_warning(invoice.einvoice_report))
     return " ".join(part for part in parts if part)

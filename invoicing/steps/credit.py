@@ -7,11 +7,9 @@ transaction that issues the credit note; the PDF is stored once; the email is on
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -20,7 +18,7 @@ from core.errors import PermanentError
 from core.money import money_text
 from integrations.ports import CREDIT_NOTE_SERIES, CreditNoteRef
 from invoicing import events
-from invoicing.deliveries import email_deliveries_fail, email_delivery_send
+from invoicing.deliveries import email_deliveries_fail, email_delivery_send, email_outcome
 from invoicing.documents import from_json, to_json
 from invoicing.models import CreditNote, EmailDelivery, Invoice, PaymentCapture, Refund
 from invoicing.steps.base import PipelineOrder, backends_of
@@ -28,13 +26,13 @@ from invoicing.steps.einvoice import (
     FORMAT_NAMES,
     EInvoiceRejected,
     einvoice_build,
-    einvoice_final,
     einvoice_formats,
     einvoice_validate,
     einvoice_warning,
     rejection_text,
     reports_json,
 )
+from invoicing.steps.render import pdf_render_and_store
 
 
 class CreditPipelineOrder(PipelineOrder, Protocol):
@@ -224,28 +222,12 @@ def _cancel_if_credited_in_full(credit_note: CreditNote) -> None:
 
 # --- 4. PDF ------------------------------------------------------------------------------------------
 def credit_note_render(*, job_order: CreditPipelineOrder) -> str:
-    from invoicing.pdf import render_invoice_pdf  # ReportLab is loaded only where PDFs are made
-
     credit_note = credit_note_of(job_order)
     if credit_note.pdf:
         return "PDF exists"
     if credit_note.status != CreditNote.Status.ISSUED:
         raise PermanentError("Internal state error: the credit note is not issued; no PDF was made.")
-    seller = backends_of(job_order).seller.get_seller(site_code=credit_note.invoice.site_code)
-    document = from_json(credit_note.document, logo=seller.logo)
-    pdf, report = einvoice_final(
-        document, render_invoice_pdf(document), validate=credit_note.tenant.einvoice_validation
-    )
-    name = f"{credit_note.tenant.code}/{credit_note.number}.pdf"
-    with transaction.atomic():
-        locked = CreditNote.objects.select_for_update().get(pk=credit_note.pk)
-        if locked.pdf:
-            return "PDF exists"
-        locked.pdf.save(name, ContentFile(pdf), save=False)
-        locked.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
-        locked.einvoice_report = report
-        locked.save(update_fields=["pdf", "pdf_sha256", "einvoice_report", "updated_at"])
-    return f"Factur-X PDF {len(pdf)} bytes"
+    return pdf_render_and_store(credit_note, job_order=job_order)
 
 
 # --- 5. email ----------------------------------------------------------------------------------------
@@ -309,13 +291,7 @@ def credit_note_summary(credit_note: CreditNote) -> str:
         parts.append(f"{refunded_text(refund)} refunded.")
     elif refund is not None and refund.status == Refund.Status.NOT_REQUIRED:
         parts.append("Nothing refunded through the gateway: to be paid back or offset.")
-    delivery = credit_note_delivery(credit_note)
-    if delivery is None:
-        parts.append("No email sent: the order has no customer email address.")
-    elif delivery.status == EmailDelivery.Status.SENT:
-        parts.append(f"Emailed to {delivery.recipient}.")
-    else:
-        parts.append(f"Email to {delivery.recipient} FAILED: {delivery.error}")
+    parts.append(email_outcome(credit_note_delivery(credit_note)))
     if credit_note.invoice.cancelled_at is not None:
         parts.append(f"Invoice {credit_note.invoice.number} is cancelled; the order can be invoiced again.")
     parts.append(einvoice_warning(credit_note.einvoice_report, credit_note=True))

@@ -8,33 +8,42 @@ invoice in the same transaction as the PDF (invoicing.steps.einvoice.einvoice_fi
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
 
 from core.errors import PermanentError
 from invoicing.documents import from_json
-from invoicing.models import Invoice
+from invoicing.models import CreditNote, Invoice
 from invoicing.steps.base import PipelineOrder, backends_of, invoice_of
 from invoicing.steps.einvoice import einvoice_final
 
 
 def invoice_render(*, job_order: PipelineOrder) -> str:
-    from invoicing.pdf import render_invoice_pdf  # ReportLab is loaded only where PDFs are made
-
     invoice = invoice_of(job_order)
     if invoice.pdf:
         return "PDF exists"
     if invoice.status != Invoice.Status.ISSUED:
         raise PermanentError("Internal state error: the invoice is not issued; no PDF was made.")
-    seller = backends_of(job_order).seller.get_seller(site_code=invoice.site_code)
-    document = from_json(invoice.document, logo=seller.logo)
+    return pdf_render_and_store(invoice, job_order=job_order)
+
+
+def pdf_render_and_store(issued: Invoice | CreditNote, *, job_order: PipelineOrder) -> str:
+    """Render an issued invoice's or credit note's Factur-X PDF/A-3 and store it once, with its
+    checksum and the e-invoice reports of the check at issue."""
+    from invoicing.pdf import render_invoice_pdf  # ReportLab is loaded only where PDFs are made
+
+    site_code = issued.site_code if isinstance(issued, Invoice) else issued.invoice.site_code
+    seller = backends_of(job_order).seller.get_seller(site_code=site_code)
+    document = from_json(issued.document, logo=seller.logo)
     pdf, report = einvoice_final(
-        document, render_invoice_pdf(document), validate=invoice.tenant.einvoice_validation
+        document, render_invoice_pdf(document), validate=issued.tenant.einvoice_validation
     )
-    name = f"{invoice.tenant.code}/{invoice.number}.pdf"
+    name = f"{issued.tenant.code}/{issued.number}.pdf"
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        pk: Any = issued.pk
+        locked = type(issued).objects.select_for_update().get(pk=pk)
         if locked.pdf:  # a concurrent run stored it first
             return "PDF exists"
         locked.pdf.save(name, ContentFile(pdf), save=False)
