@@ -182,6 +182,9 @@ def resolve_measured(tenant: Tenant) -> dict[str, Any]:
     return {"job": job, "added": added, "peak": peak, "seconds": elapsed, "pages": pages}
 
 
+# Normally 150-200 s with tracemalloc on; the suite's 300 s per-test limit is too tight when the
+# machine is shared, and nothing here waits on anything that could hang.
+@pytest.mark.timeout(900)
 def test_100k_orders_resolve_page_by_page_in_bounded_memory():
     small_tenant = factories.tenant_make("small")
     large_tenant = factories.tenant_make("large")
