@@ -36,9 +36,11 @@ samples: install
 	@scripts/ensure-fonts
 	@$(PY) scripts/samples.py
 
+# Prints performance figures (README, "Throughput"); BENCH_ARGS="-k throughput" runs only the
+# pipeline's throughput benchmark (BENCH_ORDERS, BENCH_RUNS, BENCH_PAIR_RUNS size it).
 bench: install
 	@scripts/ensure-fonts
-	@scripts/with-test-services $(PY) -m pytest benchmarks -p no:cacheprovider -s
+	@scripts/with-test-services $(PY) -m pytest benchmarks -p no:cacheprovider -s $(BENCH_ARGS)
 
 # Re-resolve the locks from pyproject.toml: requirements.lock (with the dev tools, used by
 # make) and requirements-prod.lock (runtime only, used by the Dockerfile).

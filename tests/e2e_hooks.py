@@ -58,3 +58,9 @@ if _slow_refund:
         return result
 
     LocalPaymentGateway.refund = _refund_then_pause  # type: ignore[method-assign]
+
+# INVOICE_BENCH_STATS=<dir>: `make bench` measures this worker (per task CPU, SQL statements,
+# the e-invoice and PDF parts) and registers the empty task of the Celery floor
+# (benchmarks/worker_hooks.py).
+if os.environ.get("INVOICE_BENCH_STATS"):
+    import benchmarks.worker_hooks  # noqa: F401
