@@ -351,6 +351,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Workers keep their database connections across tasks (CONN_MAX_AGE, CONN_HEALTH_CHECKS; see
+# jobs/workers.py). Celery's fixup would otherwise close them around every task; with this set
+# it closes them only every so many tasks of a process.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -480,6 +484,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # Celery logs each task received and each task succeeded at INFO: two lines per step, seven
+        # steps per invoice, on the hot path of every worker. Failures are still logged (ERROR),
+        # and a step's retry is noted on its order. CELERY_TASK_LOG_LEVEL=INFO brings them back.
+        "celery.app.trace": {"level": os.environ.get("CELERY_TASK_LOG_LEVEL", "WARNING")},
+        "celery.worker.strategy": {"level": os.environ.get("CELERY_TASK_LOG_LEVEL", "WARNING")},
         # A request for a host not in ALLOWED_HOSTS gets 400; scanners send many, so no traceback each.
         "django.security.DisallowedHost": {"level": "CRITICAL"},
     },

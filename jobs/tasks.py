@@ -51,6 +51,12 @@ def _run_step(task: Task, job_order_id: int, step: str) -> str:
         # The mail left but the database would not record it: hand the fact to a task that
         # writes it, never sending again, and then moves the order on (invoicing.tasks).
         email_sent_record_later(exc, job_order_id=job_order_id)
+        # Said at WARNING: Celery's own line with the task's result is off at INFO (config/settings.py).
+        logger.warning(
+            "job order %s: the email left but could not be recorded as sent; recording it when the "
+            "database is back (invoice.record_email_sent)",
+            job_order_id,
+        )
         return "emailed; recording it when the database is back"
     except TRANSIENT as exc:
         return retry_or_give_up(

@@ -137,6 +137,32 @@ def _on_worker_shutdown(sender: Any = None, **kwargs: Any) -> None:
         logger.exception("worker heartbeat of %s could not be removed", sender.hostname)
 
 
+# --- database connections kept across tasks ---------------------------------------------------------
+# Celery's Django fixup closes every connection before and after each task unless
+# CELERY_DB_REUSE_MAX is set (config/settings.py sets it): a new PostgreSQL connection per step
+# cost more CPU than many a step itself. Instead, as Django does around a request, each task
+# starts and ends by dropping only what is broken or older than CONN_MAX_AGE; CONN_HEALTH_CHECKS
+# then pings a kept connection before its first query in the next task, so a connection the
+# server closed meanwhile (a restart, pg_terminate_backend) is replaced instead of failing the
+# step. A connection lost during a step is a transient fault as before (core.retrying).
+@signals.task_prerun.connect
+def _on_task_prerun(sender: Any = None, **kwargs: Any) -> None:
+    _connections_check(sender)
+
+
+@signals.task_postrun.connect
+def _on_task_postrun(sender: Any = None, **kwargs: Any) -> None:
+    _connections_check(sender)
+
+
+def _connections_check(task: Any) -> None:
+    if task is not None and getattr(task.request, "is_eager", False):
+        return  # an in-process call runs inside its caller's connection handling
+    from core.retrying import db_reconnect
+
+    db_reconnect()
+
+
 @signals.task_received.connect
 def _on_task_received(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
     """Record this worker as the holder of an order's current step message.

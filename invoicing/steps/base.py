@@ -37,4 +37,8 @@ def backends_of(job_order: PipelineOrder) -> Backends:
 def invoice_of(job_order: PipelineOrder) -> Invoice:
     if job_order.invoice_id is None:
         raise PermanentError("Internal state error: the order has no invoice draft; validation did not run.")
-    return Invoice.objects.get(pk=job_order.invoice_id)
+    invoice = Invoice.objects.get(pk=job_order.invoice_id)
+    tenant = job_order.tenant
+    if invoice.tenant_id == tenant.pk:
+        invoice.tenant = tenant  # read with the order when the step started: not fetched again
+    return invoice
