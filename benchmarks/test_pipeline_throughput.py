@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
+from benchmarks.timing import bench_seller
 from integrations.mapper import sales_order_to_order
-from integrations.ports import Address, Seller
 from invoicing.recalculation import recalculate
 from jobs.models import InvoiceJob
 from jobs.pipeline import STEP_NAMES
@@ -254,14 +254,7 @@ def _render_floor() -> tuple[float, float]:
 
     from invoicing.pdf import render_invoice_pdf
 
-    seller = Seller(
-        legal_name="Bench GmbH",
-        address=Address(city="Berlin"),
-        logo=factories.DEMO_LOGO_BYTES,
-        iban="DE89370400440532013000",
-        bic="COBADEFFXXX",
-        vat_id="DE999999999",
-    )
+    seller = bench_seller(vat_id="DE999999999")
     documents = [
         recalculate(sales_order_to_order(factories.demo_order(oid)), seller).with_number(
             f"INV{n}", dt.date(2026, 1, 1)

@@ -18,9 +18,8 @@ import time
 import pytest
 from django.db import connection
 
-from benchmarks.timing import samples_ms
+from benchmarks.timing import bench_seller, samples_ms
 from integrations.mapper import sales_order_to_order
-from integrations.ports import Address, Seller
 from invoicing.pdf import render_invoice_pdf
 from invoicing.recalculation import recalculate
 from tests import factories
@@ -28,13 +27,7 @@ from tests.invoicing.test_numbering import allocate
 
 
 def test_bench_pdf_render():
-    seller = Seller(
-        legal_name="Bench GmbH",
-        address=Address(city="Berlin"),
-        logo=factories.DEMO_LOGO_BYTES,
-        iban="DE89370400440532013000",
-        bic="COBADEFFXXX",
-    )
+    seller = bench_seller()
     day = dt.date(2026, 1, 1)
     one_page = recalculate(sales_order_to_order(factories.demo_order("DEMO-1001")), seller).with_number(
         "INV1", day
