@@ -94,13 +94,7 @@ def credit_note_held() -> Q:
 def _credit_note_is_held(job_order: JobOrder) -> bool:
     return (
         job_order.credit_note_id is not None
-        and CreditNote.objects.filter(Q(job_orders=job_order) & _held_here()).exists()
-    )
-
-
-def _held_here() -> Q:
-    return Q(
-        status=CreditNote.Status.DRAFT, refund__status__in=[Refund.Status.REFUNDED, Refund.Status.UNKNOWN]
+        and JobOrder.objects.filter(credit_note_held(), pk=job_order.pk).exists()
     )
 
 
