@@ -30,11 +30,14 @@ stays the fast path for such text. Anything else goes through `TextBlock`:
 from __future__ import annotations
 
 import bisect
+import functools
 import logging
 import os
 import re
+import struct
 import threading
 import unicodedata
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +119,7 @@ class Face:
 
     def __init__(self, name: str, path: Path) -> None:
         self.name = name
-        self.rl = TTFont(name, str(path))
+        self.rl = _EmbeddedFont(name, str(path))
         pdfmetrics.registerFont(self.rl)
         blob = hb.Blob.from_file_path(str(path))
         self.hb = hb.Font(hb.Face(blob))
@@ -127,6 +130,94 @@ class Face:
 
     def covers(self, char: str) -> bool:
         return ord(char) in self.cmap
+
+
+_SUBSETS_KEPT = 8  # font files kept per face (~40 KB each with their deflated form)
+
+
+class _EmbeddedFont(TTFont):
+    """ReportLab's TrueType font, whose embedded subsets are compressed by `_SubsetFlate`."""
+
+    def __init__(self, name: str, filename: str) -> None:
+        super().__init__(name, filename)
+        self._flate = _SubsetFlate(self.face)
+        # A subset is a pure function of its characters (a code, once given a glyph, keeps it),
+        # and the bold face's subset is mostly the same from one invoice to the next (labels,
+        # totals): the last few font files are kept, and `_SubsetFlate` keeps their deflated form.
+        make_subset = self.face.makeSubset
+        subset_file = functools.lru_cache(maxsize=_SUBSETS_KEPT)(lambda codes: make_subset(list(codes)))
+        self.face.makeSubset = lambda subset: subset_file(tuple(subset))
+
+    def addObjects(self, doc: Any) -> None:
+        super().addObjects(doc)
+        if doc.compression:
+            # TTFontFace.addSubsetObjects registers each subset's font file under this name.
+            prefix = f"fontFile:{self.face.filename}("
+            for name, obj in doc.idToObject.items():
+                if name.startswith(prefix) and obj.filters:
+                    obj.filters = [self._flate]
+
+
+class _SubsetFlate:
+    """FlateDecode for the font file of a subset (ISO 32000-1, 7.4.4; the bytes decode to the
+    same font file as ReportLab's own filter gives).
+
+    ReportLab's subsets end with tables copied from the font as they are ('name', the copyright
+    and licence texts, ~16 KB of DejaVu's ~36 KB subsets; 'post'; 'prep', the hinting program):
+    that tail is deflated once per process and each subset deflates only what comes before it.
+    A zlib stream (RFC 1950) may be put together so: the head's deflate blocks end with a full
+    flush (byte-aligned, no reference past it, RFC 1951 3.2.3), the tail's start afresh and carry
+    the final block, and the Adler-32 checksum is the whole file's."""
+
+    pdfname = "FlateDecode"
+    _HEADER = b"\x78\x9c"  # deflate, 32 KB window, default compression (RFC 1950, 2.2)
+
+    def __init__(self, face: Any) -> None:
+        self._face = face
+        self._tail: bytes | None = None
+        self._tail_deflated = b""
+        self._kept: dict[bytes, bytes] = {}  # font file -> deflated, the last `_SUBSETS_KEPT`
+        self._lock = threading.Lock()
+
+    def encode(self, data: bytes) -> bytes:
+        deflated = self._kept.get(data)
+        if deflated is None:
+            deflated = self._deflate(data)
+            with self._lock:
+                while len(self._kept) >= _SUBSETS_KEPT:
+                    del self._kept[next(iter(self._kept))]  # the oldest
+                self._kept[data] = deflated
+        return deflated
+
+    def _deflate(self, data: bytes) -> bytes:
+        tail = self._constant_tail()
+        if not tail or not data.endswith(tail) or len(data) == len(tail):
+            return zlib.compress(data)
+        head = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
+        deflated = head.compress(memoryview(data)[: len(data) - len(tail)]) + head.flush(zlib.Z_FULL_FLUSH)
+        return b"".join([self._HEADER, deflated, self._tail_deflated, struct.pack(">L", zlib.adler32(data))])
+
+    def _constant_tail(self) -> bytes:
+        """The font file's bytes from its 'name' table on, as every subset ends (the tables are
+        written in tag order: 'name', 'post', 'prep'), deflated once."""
+        if self._tail is None:
+            with self._lock:
+                if self._tail is None:
+                    sample = self._face.makeSubset([0, 32])
+                    count = struct.unpack_from(">H", sample, 4)[0]
+                    directory = {
+                        sample[12 + 16 * i : 16 + 16 * i]: struct.unpack_from(">L", sample, 20 + 16 * i)[0]
+                        for i in range(count)
+                    }
+                    start = directory.get(b"name")
+                    after = {tag for tag, offset in directory.items() if start is not None and offset > start}
+                    # Only tables copied as they are (or, 'post', made the same for every
+                    # subset) may follow; otherwise every subset is deflated whole.
+                    tail = sample[start:] if start is not None and after <= {b"post", b"prep"} else b""
+                    tail_deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+                    self._tail_deflated = tail_deflater.compress(tail) + tail_deflater.flush()
+                    self._tail = tail
+        return self._tail
 
 
 _faces: dict[tuple[str, bool], Face | None] = {}
@@ -421,6 +512,19 @@ def _utf16_hex(text: str) -> str:
     return text.encode("utf-16-be").hex().upper()
 
 
+_unicode_entries: dict[int, str] = {}  # code point -> its ToUnicode destination, "<0041>"
+
+
+def _unicode_entry(value: int) -> str:
+    """The ToUnicode destination of a subset's character: the text a private-use code stands
+    for, else the character itself. Kept per process: a private code's text never changes, and
+    a document writes the same ~100 characters as the one before."""
+    entry = _unicode_entries.get(value)
+    if entry is None:
+        entry = _unicode_entries[value] = f"<{_utf16_hex(_pua_text.get(value, chr(value)))}>"
+    return entry
+
+
 def _to_unicode_cmap(fontname: str, subset: Sequence[int]) -> str:
     """ReportLab's makeToUnicodeCMap, plus: private-use codes map to the text they stand for,
     characters beyond U+FFFF are written as UTF-16 surrogate pairs (ReportLab writes 5 hex
@@ -429,8 +533,7 @@ def _to_unicode_cmap(fontname: str, subset: Sequence[int]) -> str:
     for code, value in enumerate(subset):
         if code == 0 and value == 0:
             continue  # .notdef: no text
-        text = _pua_text.get(value, chr(value))
-        entries.append(f"<{code:02X}> <{_utf16_hex(text)}>")
+        entries.append(f"<{code:02X}> {_unicode_entry(value)}")
     blocks = []
     for i in range(0, len(entries), 100):
         chunk = entries[i : i + 100]

@@ -15,6 +15,7 @@ import datetime as dt
 import functools
 import hashlib
 import io
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +26,7 @@ import zxingcpp
 from lxml import etree
 
 from invoicing.documents import InvoiceDocument, InvoiceRow, TaxBreakdownLine
-from invoicing.einvoice import einvoice_xml
+from invoicing.einvoice import einvoice_xml, pdfa
 from invoicing.einvoice.pdfa import facturx_pdf
 from invoicing.pdf import render_invoice_pdf
 from tests import factories
@@ -283,6 +284,90 @@ def test_same_document_same_bytes_another_document_another_id() -> None:
     assert facturx_pdf(made.plain, made.xml, document=made.document) == made.pdf
     other = make(dataclasses.replace(made.document, number="RE-2024-000124"))
     assert other.open().trailer.ID[1] != made.open().trailer.ID[1]
+
+
+def test_one_cross_reference_table_every_offset_exact() -> None:
+    # The file is written again object by object (no PDF library): its table must be right as it
+    # is, since a reader that reconstructs a broken table (pikepdf does, silently) would hide it.
+    for made in (german(), scripts()):
+        data = made.pdf
+        assert data.count(b"\nxref\n") == 1 and data.count(b"%%EOF") == 1 and data.endswith(b"%%EOF\n")
+        start = int(re.search(rb"startxref\n(\d+)\n%%EOF\n$", data)[1])
+        count = int(re.match(rb"xref\n0 (\d+)\n", data[start:])[1])
+        entries = data[start:].split(b"\n", 2)[2][: 20 * count]
+        for number in range(1, count):
+            offset = int(entries[20 * number : 20 * number + 10])
+            assert data[offset:].startswith(b"%d 0 obj" % number), number
+        with pikepdf.open(io.BytesIO(data), attempt_recovery=False, suppress_warnings=False) as pdf:
+            assert pdf.check_pdf_syntax() == []
+            assert len(pdf.objects) >= count - 1
+
+
+def test_names_with_markup_brackets_and_other_scripts_reach_info_and_xmp_alike() -> None:
+    name = "Mainstream Ölmühle & Söhne (Nord) <GmbH> /Title \\ 咖啡 محمد"
+    made = make(dataclasses.replace(unpaid_german(), seller=make_seller(legal_name=name)))
+    pdf = made.open()
+    root = xmp_root(pdf)
+
+    assert str(pdf.docinfo.Author) == xmp_text(root, "//dc:creator/rdf:Seq/rdf:li") == name
+    assert str(pdf.docinfo.Title) == xmp_text(root, "//dc:title/rdf:Alt/rdf:li") == "Rechnung RE-2024-000123"
+
+
+@pytest.mark.parametrize(
+    ("written", "text"),
+    [
+        (b"(Invoice INV0)", "Invoice INV0"),
+        (b"(a\\(b\\)c\\\\d\\101\\n\\t)", "a(b)c\\dA\n\t"),  # escapes, octal (ISO 32000-1, 7.3.4.2)
+        (b"(nested (balanced) parentheses)", "nested (balanced) parentheses"),
+        (b"(one \\\nline)", "one line"),  # a backslash before the end of line continues it
+        (b"(\\376\\377\\000A\\000\\344)", "A\u00e4"),  # UTF-16BE with its byte order mark
+        (b"(\\200\\240)", "\u2022\u20ac"),  # PDFDocEncoding: bullet, euro
+        (b"<FEFF 0041 00E4>", "A\u00e4"),
+        (b"<41 42 4>", "AB@"),  # an odd last digit is followed by 0
+    ],
+)
+def test_info_strings_are_read_as_iso_32000_writes_them(written: bytes, text: str) -> None:
+    assert pdfa._text_string(b"<< /Producer (x) /Title " + written + b" /Author (y) >>", b"Title") == text
+
+
+def test_info_strings_are_read_entry_by_entry() -> None:
+    # What a string holds is never taken for a key; names, numbers and references are values.
+    info = b"<< /Author (/Title <41> /Subject \\(x\\)) /Keywords () /Size 12 0 R /Title (Real) /Trapped /False >>"
+
+    assert pdfa._text_strings(info) == {
+        b"Author": "/Title <41> /Subject (x)",
+        b"Keywords": "",
+        b"Title": "Real",
+    }
+    for broken in (b"<< /Title (no end >>", b"<< /Title [ (x) ] >>", b"<< (x) >>", b"<< /Title (x)"):
+        with pytest.raises(ValueError):
+            pdfa._text_strings(broken)
+
+
+def test_strings_are_written_so_that_they_read_back() -> None:
+    for text in ["Invoice (draft) \\ 1", "Rechnung Nr. 5 \u2013 März", "咖啡", ""]:
+        assert pdfa._text_string(b"<< /T " + pdfa._pdf_string(text) + b" >>", b"T") == text
+
+
+@pytest.mark.parametrize("change", ["object streams", "not a pdf", "incremental update"])
+def test_refuses_a_file_not_written_as_the_renderer_writes_them(change: str) -> None:
+    made = german()
+    if change == "object streams":
+        out = io.BytesIO()
+        with pikepdf.open(io.BytesIO(made.plain)) as pdf:
+            pdf.save(out, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+        plain = out.getvalue()
+    elif change == "not a pdf":
+        plain = b"%PDF-1.4\nnothing here"
+    else:
+        out = io.BytesIO()
+        with pikepdf.open(io.BytesIO(made.plain)) as pdf:
+            pdf.docinfo["/Title"] = "changed"
+            pdf.save(out, static_id=True)
+        plain = out.getvalue() + b"trailer\n<< /Size 1 >>\nstartxref\n9\n%%EOF\n"
+
+    with pytest.raises(ValueError):
+        facturx_pdf(plain, made.xml, document=made.document)
 
 
 # --- the attachment ----------------------------------------------------------------------------
