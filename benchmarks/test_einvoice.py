@@ -5,16 +5,25 @@
   for the demo invoice of the PDF tests and two documents of the validation matrix (a B2B
   invoice and the 200-line one), all four formats each
 - building the e-invoice XML, for comparison
+- CPU per call over the 20 demo orders (the throughput benchmark's mix), each before capture
+  (placeholder number) and at issue: validate, build, and the step's build + validate
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import statistics
 import time
+from collections.abc import Callable
+from typing import Any
 
-from benchmarks.timing import samples_ms
+from benchmarks.timing import bench_seller, samples_ms
+from integrations.mapper import sales_order_to_order
 from invoicing.einvoice import FORMATS, einvoice_xml, validation
+from invoicing.recalculation import recalculate
+from invoicing.steps.einvoice import einvoice_formats, einvoice_validate
+from tests import factories
 from tests.invoicing.einvoice.cases import CASES
 from tests.invoicing.test_pdf import make_document
 
@@ -42,3 +51,37 @@ def test_bench_einvoice_validation():
                 f"max {max(check):.1f} ms; build {statistics.median(build):.1f} ms; "
                 f"{len(report.fatal)} fatal, {len(report.warnings)} warnings"
             )
+
+
+def _cpu_ms(fn: Callable[..., Any], calls: list[tuple[Any, ...]], passes: int = 10) -> float:
+    """Median over `passes` of the mean CPU ms per call (after one pass of warm-up)."""
+    for args in calls:
+        fn(*args)
+    samples = []
+    for _ in range(passes):
+        start = time.process_time()
+        for args in calls:
+            fn(*args)
+        samples.append((time.process_time() - start) * 1000 / len(calls))
+    return statistics.median(samples)
+
+
+def test_bench_einvoice_demo_orders_cpu():
+    validation.warm_up()
+    seller = bench_seller(vat_id="DE999999999")
+    drafts = [
+        recalculate(sales_order_to_order(factories.demo_order(oid)), seller) for oid in factories.DEMO_ORDERS
+    ]
+    issued = [draft.with_number(f"INV{n}", dt.date(2026, 1, 1)) for n, draft in enumerate(drafts)]
+    documents = drafts + issued  # checked before capture and again at issue
+    builds = [(document, fmt) for document in documents for fmt in einvoice_formats(document)]
+    checks = [(einvoice_xml(document, fmt), fmt) for document, fmt in builds]
+
+    validate_ms = _cpu_ms(validation.validate, checks)
+    build_ms = _cpu_ms(einvoice_xml, builds)
+    step_ms = _cpu_ms(einvoice_validate, [(document,) for document in documents])
+    print(
+        f"\ne-invoice of the {len(drafts)} demo orders, CPU per call (before capture and at issue, "
+        f"{len(checks)} documents): validate {validate_ms:.2f} ms, build {build_ms:.2f} ms; "
+        f"build + validate (einvoice_validate) {step_ms:.2f} ms, {2 * step_ms:.1f} ms per invoice"
+    )

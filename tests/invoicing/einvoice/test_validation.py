@@ -7,6 +7,7 @@ standard defines for the fault (EN 16931 BR-*, XRechnung BR-DE-*, Peppol PEPPOL-
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -18,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from invoicing.einvoice import validation
 from invoicing.einvoice.validation import Finding, ValidationReport, svrl_findings, validate, warm_up
@@ -367,3 +369,114 @@ def test_cli_runs_without_django(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "xrechnung-ubl: checked UBL-2.1-Invoice-XSD, EN16931-UBL, XRechnung-UBL" in done.stdout
     assert "-> VALID" in done.stdout
+
+
+# --- what is compiled: the official rules without the report's trace (issue 14) -------------------
+def test_every_rule_set_is_compiled_without_its_trace():
+    """Each carried rule set loses its svrl:fired-rule elements (and SchXslt's suppressed-rule
+    and shadowed-rule comment; the EN 16931 skeleton's silent walks): if a rule update changes
+    the shape of a file so that nothing is taken out, this notices (validation stays correct,
+    only slower)."""
+    assert set(validation.trimmed) == set(validation.RULE_SETS)
+    for rule_set, removed in validation.trimmed.items():
+        assert removed.get("fired-rule", 0) > 20, rule_set
+        if rule_set.startswith("EN16931"):  # the ISO skeleton: one walk per pattern
+            assert removed == {"fired-rule": removed["fired-rule"], "unnamed-mode walk": 3}
+        else:  # SchXslt: one suppressed-rule and one comment beside each fired-rule
+            assert removed["suppressed-rule"] == removed["fired-rule"] == removed["shadowed-rule comment"]
+
+
+@pytest.fixture(scope="module")
+def official() -> dict[str, object]:
+    """The rule sets compiled from the untouched official files, as before issue 14."""
+    processor = validation._saxon_processor()
+    return {
+        rule_set: processor.new_xslt30_processor().compile_stylesheet(
+            stylesheet_file=str(validation.RULES_DIR / path)
+        )
+        for rule_set, path in validation.RULE_SETS.items()
+    }
+
+
+def _cii_with_abc() -> bytes:
+    return re.sub(rb"<ram:LineTotalAmount>[^<]*<", b"<ram:LineTotalAmount>abc<", example("CII_example1.xml"))
+
+
+def _cii_without_a_seller() -> bytes:
+    return re.sub(
+        rb"<ram:SellerTradeParty>.*?</ram:SellerTradeParty>", b"", example("CII_example1.xml"), flags=re.S
+    )
+
+
+def _ubl_with_repeated_elements() -> bytes:
+    """Two of each tax total and payee: shadowed rules in SchXslt, repeated failures in EN 16931."""
+    xml = example("peppol-base-example.xml")
+    total = re.search(rb"<cac:TaxTotal>.*?</cac:TaxTotal>", xml, re.S)
+    assert total
+    return xml.replace(total.group(0), total.group(0) * 2)
+
+
+TRACE_CASES = [
+    *((fmt, functools.partial(example, name), False) for fmt, name in KNOWN_GOOD),
+    ("xrechnung-cii", broken_cii, True),
+    ("xrechnung-cii", _cii_with_abc, True),
+    ("xrechnung-cii", _cii_without_a_seller, True),
+    ("peppol-bis", broken_ubl, True),
+    ("xrechnung-ubl", broken_ubl, True),
+    ("peppol-bis", _ubl_with_repeated_elements, True),
+    ("xrechnung-ubl", _ubl_with_repeated_elements, True),
+    ("peppol-bis", functools.partial(example, "ubl-tc434-creditnote1.xml"), True),
+    ("xrechnung-ubl", functools.partial(example, "ubl-tc434-creditnote1.xml"), True),
+]
+
+
+@pytest.mark.parametrize(("fmt", "source", "broken"), TRACE_CASES)
+def test_the_compiled_rules_find_what_the_official_files_find(official, fmt, source, broken):
+    """Same findings (ids, flags, texts, locations, order), failures and dynamic errors alike,
+    from the trimmed stylesheets as from the official files."""
+    _syntax, rule_sets = validation.FORMAT_CHECKS[fmt]
+    root, _error = validation._parse(source())
+    document = validation._saxon_processor().parse_xml(xml_text=etree.tostring(root, encoding="unicode"))
+    fatal = 0
+    for rule_set in rule_sets:
+        expected = validation._run_rule_set(official[rule_set], document, rule_set)
+        assert validation._rule_set_findings(document, rule_set) == expected, rule_set
+        fatal += sum(finding.fatal for finding in expected)
+    assert bool(fatal) == broken
+
+
+SKELETON = b"""<xsl:stylesheet version="2.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+    xmlns:svrl="http://purl.oclc.org/dsdl/svrl">
+  <xsl:template match="text()" priority="-1"/>
+  <xsl:template match="/"><svrl:schematron-output>
+    <svrl:active-pattern id="p"><xsl:apply-templates/></svrl:active-pattern>
+    <xsl:apply-templates select="/" mode="M1"/></svrl:schematron-output></xsl:template>
+  <xsl:template match="*" mode="M1"><svrl:fired-rule context="*"/>kept<xsl:apply-templates mode="M1"/></xsl:template>
+  %s
+</xsl:stylesheet>"""
+
+
+def test_trimming_takes_out_the_trace_and_the_silent_walk():
+    text, removed = validation._trimmed_stylesheet(SKELETON % b"")
+
+    assert removed == {"fired-rule": 1, "unnamed-mode walk": 1}
+    assert "fired-rule" not in text and "<svrl:active-pattern" in text
+    assert '<svrl:active-pattern id="p"/>' in text
+    assert 'mode="M1">kept<xsl:apply-templates' in text  # text after a removed element stays
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        b'<xsl:template match="x">out</xsl:template>',
+        b'<xsl:template match="x" mode="M1 #default">out</xsl:template>',
+        b'<xsl:template match="x" mode="#all"/>',
+        b'<xsl:include href="more.xsl"/>',
+        b'<xsl:mode on-no-match="shallow-copy"/>',
+    ],
+)
+def test_trimming_keeps_the_walk_when_the_unnamed_mode_may_write_something(other):
+    text, removed = validation._trimmed_stylesheet(SKELETON % other)
+
+    assert removed == {"fired-rule": 1}
+    assert '<svrl:active-pattern id="p"><xsl:apply-templates/>' in text
