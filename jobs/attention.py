@@ -101,9 +101,9 @@ def order_attention_record(
     re-run in place, never searched again). `transient`: how it failed, when the caller knows;
     otherwise told from the step's attempts. Returns the row written, if any.
     """
-    # one read of the job; picks exist only for AUTOMATIC jobs, so a MANUAL order (the hot path
-    # of every finished order) costs this read and, on success, one DELETE
-    tenant_id, job_type = InvoiceJob.objects.values_list("tenant_id", "job_type").get(pk=job_order.job_id)
+    # the job (read with the order by job_order_finish); picks exist only for AUTOMATIC jobs, so
+    # a MANUAL order (the hot path of every finished order) costs, on success, one DELETE
+    tenant_id, job_type = job_order.job.tenant_id, job_order.job.job_type
     automatic = job_type == InvoiceJob.Type.AUTOMATIC
     pick = AutomaticOrderPick.objects.filter(job_order_id=job_order.pk).first() if automatic else None
     if pick is not None:

@@ -240,8 +240,8 @@ def step_label(step: str) -> str:
 # `dispatch_id`. Only the message with that id may run the step: a copy the broker delivers
 # again later (Redis after its visibility timeout, RabbitMQ when a consumer dies), or a
 # message superseded by the reconciler's re-dispatch, finds another id and does nothing
-# (jobs.services.step_run). `held_by` names the worker that received or runs the current
-# message, so that the reconciler can re-send at once the steps of a worker that died.
+# (jobs.services.step_run). `held_by` names the worker that runs the current message (or keeps
+# a retry's until due), so that the reconciler can re-send at once the steps of a worker that died.
 def step_enqueue(
     *, job_order_id: int, step: str, match: Q | None = None, changes: dict[str, Any] | None = None
 ) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -186,7 +186,8 @@ def step_run(
     attempt, so that a step never runs from two messages. None: an in-process call (Celery's
     `apply`, the record_email_sent task), which no broker can deliver twice.
     """
-    job_order = JobOrder.objects.select_related("job__tenant").filter(pk=job_order_id).first()
+    # The invoice too: each step after validation starts from it (invoicing.steps.base.invoice_of).
+    job_order = JobOrder.objects.select_related("job__tenant", "invoice").filter(pk=job_order_id).first()
     if job_order is None or job_order.status != JobOrder.Status.PENDING or job_order.step != step:
         return StepOutcome(ran=False)
     claim = Q(pk=job_order.pk, status=JobOrder.Status.PENDING, step=step)
@@ -211,14 +212,15 @@ def step_run(
 
 
 def step_advance(*, job_order_id: int, from_step: str, to_step: str) -> bool:
-    with transaction.atomic():
-        # the move and the next step's dispatch in one UPDATE
-        return step_enqueue(
-            job_order_id=job_order_id,
-            step=to_step,
-            match=Q(status=JobOrder.Status.PENDING, step=from_step),
-            changes={"step": to_step, "attempts": 0},
-        )
+    # The move and the next step's dispatch in one UPDATE, which commits on its own (no
+    # transaction around it: a BEGIN and a COMMIT less per step); the message goes out once it
+    # has committed, or once an enclosing transaction does (step_enqueue's on_commit).
+    return step_enqueue(
+        job_order_id=job_order_id,
+        step=to_step,
+        match=Q(status=JobOrder.Status.PENDING, step=from_step),
+        changes={"step": to_step, "attempts": 0},
+    )
 
 
 def step_note_retry(*, job_order_id: int, message: str) -> None:
@@ -367,10 +369,33 @@ def job_done_if_complete(*, job_pk: Any) -> None:
     ).update(status=InvoiceJob.Status.DONE, finished_at=timezone.now())
 
 
+def job_order_count(*, job_pk: Any, success: bool) -> None:
+    """Count a finished order on its job and, when it was the last one, mark the job DONE: one
+    UPDATE. Its conditions see the row as it was before (SQL evaluates every SET expression on
+    the old row), hence the + 1; they are job_done_if_complete's."""
+    counter, other = ("success_count", "failure_count") if success else ("failure_count", "success_count")
+    last = Q(
+        status=InvoiceJob.Status.IN_PROGRESS,
+        resolving=False,
+        total_count=F(counter) + F(other) + 1,
+    )
+    InvoiceJob.objects.filter(pk=job_pk).update(
+        **{counter: F(counter) + 1},
+        status=Case(When(last, then=Value(InvoiceJob.Status.DONE)), default=F("status")),
+        finished_at=Case(When(last, then=Value(timezone.now())), default=F("finished_at")),
+    )
+
+
 def job_order_finish(*, job_order_id: int, status: str, message: str) -> bool:
     """Make the row terminal and count it on the job in one transaction; the last one sets DONE."""
     with transaction.atomic():
-        job_order = JobOrder.objects.select_for_update().filter(pk=job_order_id).first()
+        # the job read with it (not locked: the counters below change by relative UPDATEs)
+        job_order = (
+            JobOrder.objects.select_for_update(of=("self",))
+            .select_related("job")
+            .filter(pk=job_order_id)
+            .first()
+        )
         if job_order is None or job_order.status != JobOrder.Status.PENDING:
             return False
         job_order.status = status
@@ -384,9 +409,7 @@ def job_order_finish(*, job_order_id: int, status: str, message: str) -> bool:
         else:
             # AUTOMATIC runs remember failed orders (and forget them on success): see jobs/attention.py
             order_attention_record(job_order=job_order)
-        counter = "success_count" if status == JobOrder.Status.SUCCESS else "failure_count"
-        InvoiceJob.objects.filter(pk=job_order.job_id).update(**{counter: F(counter) + 1})
-        job_done_if_complete(job_pk=job_order.job_id)
+        job_order_count(job_pk=job_order.job_id, success=status == JobOrder.Status.SUCCESS)
         if status == JobOrder.Status.FAILURE and job_order.credit_note_id is None:
             tenant_id = InvoiceJob.objects.values_list("tenant_id", flat=True).get(pk=job_order.job_id)
             events.order_failed(

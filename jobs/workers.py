@@ -2,8 +2,9 @@
 
 Every Celery worker (its main process, the consumer; prefork children need nothing) writes a
 `WorkerHeartbeat` row at start, then every WORKER_HEARTBEAT_INTERVAL seconds from a daemon
-thread, and deletes it on a clean shutdown. When a worker receives a step message, it records
-itself as the holder of that order's current message (`JobOrder.held_by`). A worker killed
+thread, and deletes it on a clean shutdown. A worker records itself as the holder of an
+order's current message (`JobOrder.held_by`) when the step starts (jobs.services.step_run), and
+when it receives a retry's message it keeps until due (below). A worker killed
 with -9, or lost with its machine, stops writing; once its row is WORKER_DEAD_AFTER seconds
 old, the reconciler re-sends the steps it held (jobs.services.job_orders_reconcile).
 
@@ -105,6 +106,15 @@ def _on_worker_ready(sender: Any = None, **kwargs: Any) -> None:
     # After the pool has forked its children, so no child inherits a running thread.
     _heartbeat = Heartbeat(sender.hostname, settings.WORKER_HEARTBEAT_INTERVAL)
     _heartbeat.start()
+    if not _forks_children(sender):
+        # a solo (or threads) pool runs the steps in this process: no child warms the rules up
+        _warm_up_in_background()
+
+
+def _forks_children(consumer: Any) -> bool:
+    from celery.concurrency.prefork import TaskPool
+
+    return isinstance(getattr(consumer, "pool", None), TaskPool)
 
 
 @signals.worker_process_init.connect
@@ -113,6 +123,10 @@ def _on_worker_process_init(**kwargs: Any) -> None:
     # CII and the Factur-X schema, ~1 s) once, off the start-up path: Celery kills a child that
     # takes longer than worker_proc_alive_timeout to start. A step that validates meanwhile waits
     # on the validation module's lock. The XRechnung/Peppol rules compile on first use.
+    _warm_up_in_background()
+
+
+def _warm_up_in_background() -> None:
     threading.Thread(target=_warm_up_einvoice_rules, name="einvoice-warm-up", daemon=True).start()
 
 
@@ -165,13 +179,20 @@ def _connections_check(task: Any) -> None:
 
 @signals.task_received.connect
 def _on_task_received(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
-    """Record this worker as the holder of an order's current step message.
+    """Record this worker as the holder of a retry's step message it keeps until it is due.
 
-    Runs in the consumer for every message it takes from the broker, a retry's ETA message
-    too. One UPDATE by primary key; best effort: without it the order is still recovered,
-    by the reconciler's fallback after INVOICE_STUCK_AFTER.
+    Runs in the consumer for every message it takes from the broker. A message with an ETA (a
+    retry's countdown) waits here for up to INVOICE_RETRY_MAX_DELAY: one UPDATE by primary key
+    names the holder, so that the reconciler re-sends it within seconds if this worker dies.
+    A message to run now is not written here (it was, one UPDATE per step, in the one process
+    that feeds the pool): the step records its holder when it claims the order a moment later
+    (services.step_run), and a worker that dies in between leaves the order with no holder, which
+    the reconciler re-sends once per dead worker (services._unrecorded_messages_of_dead_workers_redispatch).
+    Best effort: without it the order is still recovered, by the fallback after INVOICE_STUCK_AFTER.
     """
     if request is None or not str(request.name).startswith(STEP_TASK_PREFIX):
+        return
+    if getattr(request, "eta", None) is None:
         return
     try:
         (job_order_id,) = request.args

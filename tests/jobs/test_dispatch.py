@@ -16,6 +16,7 @@ from unittest import mock
 
 import pytest
 from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from jobs import pipeline, services, workers
@@ -45,9 +46,10 @@ def deliver(step: str, job_order_id: int, *, message_id: str, hostname: str = LI
         task.pop_request()
 
 
-def receive(job_order_id: int, *, message_id: str, hostname: str) -> None:
-    """What the worker's consumer does when it takes a step message from the broker."""
-    request = SimpleNamespace(name="invoice.step.validate", args=[job_order_id], id=message_id)
+def receive(job_order_id: int, *, message_id: str, hostname: str, eta: dt.datetime | None = None) -> None:
+    """What the worker's consumer does when it takes a step message from the broker; `eta`: a
+    retry's message, kept until then."""
+    request = SimpleNamespace(name="invoice.step.validate", args=[job_order_id], id=message_id, eta=eta)
     workers._on_task_received(sender=SimpleNamespace(hostname=hostname), request=request)
 
 
@@ -162,17 +164,30 @@ def test_the_worker_running_a_step_holds_it(tenant):
     assert seen == [("runner@host", 1)]
 
 
-def test_receiving_the_current_message_records_the_holder_and_an_old_copy_does_not(tenant):
+def test_receiving_the_current_retry_message_records_the_holder_and_an_old_copy_does_not(tenant):
     row = an_order(tenant)
     current = held(row, "")
+    due = timezone.now() + dt.timedelta(seconds=30)
 
-    receive(row.pk, message_id=str(uuid.uuid4()), hostname="other@host")  # a stale copy
+    receive(row.pk, message_id=str(uuid.uuid4()), hostname="other@host", eta=due)  # a stale copy
     row.refresh_from_db()
     assert row.held_by == ""
 
-    receive(row.pk, message_id=str(current), hostname=LIVE)
+    receive(row.pk, message_id=str(current), hostname=LIVE, eta=due)
     row.refresh_from_db()
     assert row.held_by == LIVE and row.held_at is not None
+
+
+def test_a_message_to_run_now_costs_the_consumer_no_write_its_step_records_the_holder(tenant):
+    row = an_order(tenant)
+    current = held(row, "")
+
+    with CaptureQueriesContext(connection) as receipt:
+        receive(row.pk, message_id=str(current), hostname=LIVE)
+    assert len(receipt.captured_queries) == 0
+    row.refresh_from_db()
+    assert row.held_by == ""
+    # the step records it when it starts: test_the_worker_running_a_step_holds_it
 
 
 def test_a_database_error_on_receipt_is_logged_not_raised(tenant, caplog):
@@ -180,7 +195,7 @@ def test_a_database_error_on_receipt_is_logged_not_raised(tenant, caplog):
     with mock.patch.object(
         services, "job_order_mark_received", side_effect=OperationalError("server closed")
     ):
-        receive(row.pk, message_id=str(uuid.uuid4()), hostname=LIVE)
+        receive(row.pk, message_id=str(uuid.uuid4()), hostname=LIVE, eta=timezone.now())
     assert "could not record that live@host holds step message" in caplog.text
 
 
@@ -275,16 +290,33 @@ def test_messages_no_one_recorded_before_a_worker_died_are_sent_again_once(tenan
 
 
 def test_a_message_another_worker_took_over_meanwhile_is_left_to_it(tenant, published, reconcile):
-    """RabbitMQ redelivers a dead consumer's messages at once: the new holder keeps it."""
+    """RabbitMQ redelivers a dead consumer's messages at once: the new holder keeps it (a retry's
+    message it keeps until due; one to run now it holds once its step starts, as above)."""
     row = an_order(tenant)
     current = held(row, DEAD)
     heartbeat(DEAD, seen_ago=60)
     heartbeat(LIVE, seen_ago=1)
-    receive(row.pk, message_id=str(current), hostname=LIVE)
+    receive(row.pk, message_id=str(current), hostname=LIVE, eta=timezone.now() + dt.timedelta(seconds=30))
 
     assert reconcile() == 0
     row.refresh_from_db()
     assert published == [] and row.held_by == LIVE and row.dispatch_id == current
+
+
+def test_a_redelivered_message_whose_step_has_not_started_is_sent_again_and_the_copy_does_nothing(
+    tenant, published, reconcile
+):
+    row = an_order(tenant)
+    current = held(row, DEAD)
+    heartbeat(DEAD, seen_ago=60)
+    heartbeat(LIVE, seen_ago=1)
+    receive(row.pk, message_id=str(current), hostname=LIVE)  # taken, its step not started yet
+
+    assert reconcile() == 1
+    row.refresh_from_db()
+    assert row.dispatch_id != current and len(published) == 1
+    # the copy LIVE took starts late and finds a newer message: it does nothing
+    assert deliver("validate", row.pk, message_id=str(current), hostname=LIVE) == "stale"
 
 
 def test_orders_of_a_worker_restarted_under_the_same_name_are_re_dispatched(tenant, published, reconcile):
