@@ -202,6 +202,17 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("DB_PREPARED_STATEMENTS", True):
+        # Parameters bound by the server, and a statement run 5 times on a connection prepared
+        # there (psycopg's prepare_threshold; Django's OPTIONS "server_side_binding"): PostgreSQL
+        # then parses and plans each of the pipeline's statements once per connection, not on
+        # every step, and psycopg stops quoting parameters into the SQL text. About 40 % less
+        # PostgreSQL CPU per invoice (README, "Throughput"). Prepared statements belong to one
+        # server connection: behind PgBouncer in transaction mode before 1.21 (or without its
+        # max_prepared_statements), set DB_PREPARED_STATEMENTS=false.
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            {"server_side_binding": True, "prepare_threshold": 5}
+        )
     if os.environ.get("TEST_DATABASE_NAME"):
         # scripts/with-test-services gives each test run its own database.
         DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
