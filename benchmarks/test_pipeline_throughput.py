@@ -10,9 +10,14 @@ A 200-order MANUAL job on the local backend (emails to files), on PostgreSQL and
 - per step: CPU and statements, and the e-invoice and PDF parts within the steps;
 - the floors: the same worker running empty tasks (seven hops per order, like the steps), and
   bare ReportLab drawing the same text as the invoice PDF, with the ratios to them;
-- two worker processes at concurrency 1 each, 3 runs (median), for comparison.
+- other worker setups for comparison, each with its own empty-task floor: BENCH_SETUPS, e.g.
+  "prefork:2x1,prefork:2x2,solo:2x1" (pool:processes x concurrency; the default), 3 runs each
+  (BENCH_PAIR_RUNS). BENCH_HEADLINE changes the first setup (default prefork:1x2).
 
-The machine may be shared: the figures of each run are printed too, so noise shows.
+The machine may be shared: the figures of each run are printed too, so noise shows. Setups are
+measured one after the other, and a shared machine's speed drifts by 10-15 % within minutes:
+compare setups within one run of the benchmark, and run it twice with the order swapped
+(BENCH_HEADLINE and BENCH_SETUPS) before reading a difference of that size.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from tests import factories
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", "200"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
-PAIR_RUNS = int(os.environ.get("BENCH_PAIR_RUNS", str(RUNS)))  # two workers at concurrency 1
+PAIR_RUNS = int(os.environ.get("BENCH_PAIR_RUNS", str(RUNS)))  # runs of each other worker setup
 HOPS = len(STEP_NAMES)  # one message per step
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -330,10 +335,13 @@ def _print_profile(directory: Path) -> None:
     profile.sort_stats("cumulative").print_stats(60)
 
 
-def _start_worker(factory: Any, directory: Path, name: str, concurrency: int, **env: str) -> Any:
+def _start_worker(
+    factory: Any, directory: Path, name: str, concurrency: int, pool: str | None = None, **env: str
+) -> Any:
     return factory(
         name,
         concurrency=concurrency,
+        pool=pool,
         extra_env={
             "EMAIL_FILE_PATH": str(directory / "mail"),
             # as in production (README, "Running it in production": `-l INFO`, LOG_LEVEL INFO)
@@ -349,6 +357,77 @@ def _worker_pids(workers: list[Any]) -> list[int]:
     return [worker.process.pid for worker in workers]
 
 
+@dataclass
+class Setup:
+    """Worker processes of one pool kind: `processes` x `concurrency`."""
+
+    pool: str
+    processes: int
+    concurrency: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.processes} x {self.pool} {self.concurrency}"
+
+    @classmethod
+    def parse(cls, text: str) -> Setup:
+        """ "prefork:1x2" -> 1 prefork process at concurrency 2."""
+        pool, _, shape = text.strip().partition(":")
+        processes, _, concurrency = shape.partition("x")
+        return cls(pool, int(processes), int(concurrency))
+
+
+# The setup the issue names first (one prefork worker at concurrency 2), then the others compared.
+HEADLINE = Setup.parse(os.environ.get("BENCH_HEADLINE", "prefork:1x2"))
+SETUPS = [
+    Setup.parse(text)
+    for text in os.environ.get("BENCH_SETUPS", "prefork:2x1,prefork:2x2,solo:2x1").split(",")
+    if text.strip()
+]
+
+
+@dataclass
+class Measured:
+    setup: Setup
+    runs: list[Run]
+    noops: list[Run]
+
+    @property
+    def rate(self) -> float:
+        return _median_run(self.runs, lambda run: run.rate)
+
+    @property
+    def cpu_ms(self) -> float:
+        return _median_run(self.runs, lambda run: run.per_invoice_ms(run.worker_cpu))
+
+    def server_ms(self, name: str) -> float:
+        return _median_run(self.runs, lambda run: run.per_invoice_ms(run.servers[name]))
+
+    @property
+    def noop_tasks(self) -> float:
+        return _median_run(self.noops, lambda run: ORDERS * HOPS / run.seconds)
+
+    @property
+    def noop_task_ms(self) -> float:
+        return _median_run(self.noops, lambda run: run.worker_cpu * 1000 / (ORDERS * HOPS))
+
+
+def _measure(factory: Any, directory: Path, stats: WorkerStats, setup: Setup, runs: int) -> Measured:
+    name = f"{setup.pool}{setup.processes}x{setup.concurrency}"
+    workers = [
+        _start_worker(factory, directory, f"{name}-{n}", setup.concurrency, pool=setup.pool)
+        for n in range(setup.processes)
+    ]
+    pids = _worker_pids(workers)
+    _job_run(pids, stats, count=40)  # warm-up: rules compiled, fonts loaded, connections open
+    job_runs = [_job_run(pids, stats) for _ in range(runs)]
+    _noop_run(pids)  # warm-up
+    noops = [_noop_run(pids) for _ in range(runs)]
+    for worker in workers:
+        worker.stop()
+    return Measured(setup, job_runs, noops)
+
+
 @pytest.mark.timeout(3600)
 @pytest.mark.django_db(transaction=True)
 def test_bench_pipeline_throughput(celery_worker_factory, tmp_path):
@@ -358,36 +437,21 @@ def test_bench_pipeline_throughput(celery_worker_factory, tmp_path):
     stats = WorkerStats(tmp_path)
     pdf_ms, bare_ms = _render_floor()
 
-    # one worker process, concurrency 2
-    worker = _start_worker(celery_worker_factory, tmp_path, "bench", 2)
-    pids = _worker_pids([worker])
-    _job_run(pids, stats, count=40)  # warm-up: rules compiled, fonts loaded, connections open
-    runs = [_job_run(pids, stats) for _ in range(RUNS)]
-    _noop_run(pids)  # warm-up
-    noops = [_noop_run(pids) for _ in range(RUNS)]
-    worker.stop()
+    headline = _measure(celery_worker_factory, tmp_path, stats, HEADLINE, RUNS)
     _print_profile(tmp_path)
+    others = [_measure(celery_worker_factory, tmp_path, stats, setup, PAIR_RUNS) for setup in SETUPS]
 
-    # two worker processes, concurrency 1 each
-    pair = [_start_worker(celery_worker_factory, tmp_path, f"pair{n}", 1) for n in range(2)]
-    pair_pids = _worker_pids(pair)
-    _job_run(pair_pids, stats, count=40)
-    pair_runs = [_job_run(pair_pids, stats) for _ in range(PAIR_RUNS)]
-    for member in pair:
-        member.stop()
-
-    rate = _median_run(runs, lambda run: run.rate)
-    cpu_ms = _median_run(runs, lambda run: run.per_invoice_ms(run.worker_cpu))
+    runs, noops = headline.runs, headline.noops
+    rate = headline.rate
+    cpu_ms = headline.cpu_ms
     queries = _median_run(runs, lambda run: run.queries / ORDERS)
     connections = _median_run(runs, lambda run: run.connections / ORDERS)
-    pg_ms = _median_run(runs, lambda run: run.per_invoice_ms(run.servers["postgres"]))
-    redis_ms = _median_run(runs, lambda run: run.per_invoice_ms(run.servers["redis"]))
-    noop_tasks = _median_run(noops, lambda run: ORDERS * HOPS / run.seconds)
+    pg_ms = headline.server_ms("postgres")
+    redis_ms = headline.server_ms("redis")
+    noop_tasks = headline.noop_tasks
     noop_rate = _median_run(noops, lambda run: run.rate)
-    noop_task_ms = _median_run(noops, lambda run: run.worker_cpu * 1000 / (ORDERS * HOPS))
+    noop_task_ms = headline.noop_task_ms
     noop_redis_ms = _median_run(noops, lambda run: run.servers["redis"] * 1000 / (ORDERS * HOPS))
-    pair_rate = _median_run(pair_runs, lambda run: run.rate)
-    pair_cpu_ms = _median_run(pair_runs, lambda run: run.per_invoice_ms(run.worker_cpu))
     floor_ms = HOPS * noop_task_ms + bare_ms
 
     def each(values: list[Run], key: Any, fmt: str = "{:.1f}") -> str:
@@ -401,17 +465,23 @@ def test_bench_pipeline_throughput(celery_worker_factory, tmp_path):
         ),
         "?",
     )
+    setups = "\n".join(
+        f"  {m.setup.label:<16} {m.rate:>6.1f} invoices/s (runs: {each(m.runs, lambda r: r.rate)}); "
+        f"worker CPU {m.cpu_ms:.0f} ms, PostgreSQL {m.server_ms('postgres'):.1f} ms per invoice; "
+        f"empty tasks {m.noop_tasks:.0f}/s, {m.noop_task_ms:.2f} ms CPU each"
+        for m in [headline, *others]
+    )
     print(
         f"\n\nThroughput: {ORDERS}-order MANUAL job, local backend, emails to files, PostgreSQL + Redis; "
         f"{os.cpu_count()} CPUs ({cpu_model}); load average {os.getloadavg()[0]:.1f}; median of {RUNS} runs\n"
-        f"1 worker x concurrency 2:  {rate:.1f} invoices/s (runs: {each(runs, lambda r: r.rate)})\n"
+        f"{HEADLINE.label}:  {rate:.1f} invoices/s (runs: {each(runs, lambda r: r.rate)})\n"
         f"  worker CPU per invoice:  {cpu_ms:.0f} ms (runs: {each(runs, lambda r: r.per_invoice_ms(r.worker_cpu), '{:.0f}')})\n"
         f"  SQL statements/invoice:  {queries:.1f}; connections opened per invoice: {connections:.2f}\n"
         f"  PostgreSQL CPU/invoice:  {pg_ms:.1f} ms; Redis CPU/invoice: {redis_ms:.1f} ms "
         "(whole servers: includes anything else running on them)\n"
-        f"2 workers x concurrency 1: {pair_rate:.1f} invoices/s (median of {PAIR_RUNS}; runs: {each(pair_runs, lambda r: r.rate)}); "
-        f"worker CPU per invoice {pair_cpu_ms:.0f} ms\n"
-        f"Floors and ratios:\n"
+        f"Worker setups (processes x pool concurrency; median of {PAIR_RUNS} runs for all but the first):\n"
+        f"{setups}\n"
+        f"Floors and ratios ({HEADLINE.label}):\n"
         f"  empty tasks, same worker and broker: {noop_tasks:.0f} tasks/s, {noop_task_ms:.2f} ms CPU per task "
         f"(Redis {noop_redis_ms:.2f} ms); {HOPS} hops per order = {noop_rate:.1f} orders/s\n"
         f"    invoices/s vs empty pipeline: {rate / noop_rate:.2f}x of the floor rate\n"
@@ -419,6 +489,6 @@ def test_bench_pipeline_throughput(celery_worker_factory, tmp_path):
         f"({pdf_ms / bare_ms:.1f}x)\n"
         f"  floor CPU per invoice ({HOPS} empty hops + bare ReportLab): {floor_ms:.1f} ms; "
         f"the pipeline spends {cpu_ms / floor_ms:.1f}x that\n"
-        f"Per step (worker pool children; the consumer's lines are its statements per received message):\n"
+        f"Per step ({HEADLINE.label}; the consumer's lines are its statements per received message):\n"
         f"{_breakdown(runs)}\n"
     )

@@ -9,8 +9,8 @@ INVOICE_BENCH_STATS=<dir> is set; production code has no such hook).
   message (jobs.workers records the holder), one line per message.
 - `bench.noop`: the empty task of the Celery floor. bench.noop(key, hops) sends itself on
   `hops` times, like a step sends the next one, then counts `key` up in Redis.
-- INVOICE_BENCH_PROFILE=1: cProfile around every task; each pool child writes
-  <dir>/profile-<pid>.prof when it stops.
+- INVOICE_BENCH_PROFILE=1: cProfile around every task; each process that ran tasks (a prefork
+  child, or a solo worker) writes <dir>/profile-<pid>.prof when it stops.
 """
 
 from __future__ import annotations
@@ -150,8 +150,9 @@ def _on_received(sender: Any = None, request: Any = None, **kwargs: Any) -> None
     _counter.queries = _counter.connections = 0
 
 
-@signals.worker_process_shutdown.connect
-def _on_child_shutdown(**kwargs: Any) -> None:
+@signals.worker_process_shutdown.connect  # a prefork child
+@signals.worker_shutdown.connect  # the worker itself: a solo or threads pool runs the tasks there
+def _on_shutdown(**kwargs: Any) -> None:
     if PROFILE and _profiler is not None:
         _profiler.dump_stats(os.path.join(OUT_DIR, f"profile-{os.getpid()}.prof"))
 

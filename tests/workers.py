@@ -59,6 +59,7 @@ class WorkerProcess:
         concurrency: int = 2,
         extra_env: dict[str, str] | None = None,
         broker: str = "redis",
+        pool: str | None = None,
     ) -> None:
         """broker="amqp": the worker consumes from RabbitMQ (AMQP_URL) instead of the run's Redis;
         the test publishes there too through the `amqp_broker` fixture."""
@@ -79,6 +80,7 @@ class WorkerProcess:
                 sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
                 "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--without-gossip",
                 "--without-mingle", "--without-heartbeat", "--include", "tests.e2e_hooks",
+                *(["--pool", pool] if pool else []),
             ],
             cwd=REPO,
             env=worker_env(extra_env),
