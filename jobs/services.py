@@ -187,8 +187,12 @@ def step_run(
     `apply`, the record_email_sent task), which no broker can deliver twice.
     """
     # The invoice too: each step after validation starts from it (invoicing.steps.base.invoice_of).
-    job_order = JobOrder.objects.select_related("job__tenant", "invoice").filter(pk=job_order_id).first()
-    if job_order is None or job_order.status != JobOrder.Status.PENDING or job_order.step != step:
+    # get(), not first(): no ORDER BY to compile, a third of this read's CPU (make bench).
+    try:
+        job_order = JobOrder.objects.select_related("job__tenant", "invoice").get(pk=job_order_id)
+    except JobOrder.DoesNotExist:
+        return StepOutcome(ran=False)
+    if job_order.status != JobOrder.Status.PENDING or job_order.step != step:
         return StepOutcome(ran=False)
     claim = Q(pk=job_order.pk, status=JobOrder.Status.PENDING, step=step)
     held: dict[str, Any] = {}
