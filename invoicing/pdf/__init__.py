@@ -18,9 +18,8 @@ tests/invoicing/einvoice/test_pdfa.py checks the result.
 CPU per invoice (issue 14): a process keeps what one invoice shares with the next, none of it
 depending on the document but through its content: the fonts, parsed paragraphs
 (invoice._paragraph), written numbers and dates (invoice._Printer), ToUnicode entries and the
-deflated constant tail of the font subsets and the last subsets themselves (text._EmbeddedFont,
-text._SubsetFlate). ReportLab's C accelerators
-(the rl-accel package) do its number formatting and string widths. The same document gives the
+last font subsets with their deflated form (text._EmbeddedFont, text._SubsetFlate). ReportLab's
+C accelerators (the rl-accel package) do its number formatting and string widths. The same document gives the
 same bytes whatever was rendered before it (tests/invoicing/test_pdf_caches.py).
 """
 

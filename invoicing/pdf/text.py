@@ -34,7 +34,6 @@ import functools
 import logging
 import os
 import re
-import struct
 import threading
 import unicodedata
 import zlib
@@ -140,7 +139,7 @@ class _EmbeddedFont(TTFont):
 
     def __init__(self, name: str, filename: str) -> None:
         super().__init__(name, filename)
-        self._flate = _SubsetFlate(self.face)
+        self._flate = _SubsetFlate()
         # A subset is a pure function of its characters (a code, once given a glyph, keeps it),
         # and the bold face's subset is mostly the same from one invoice to the next (labels,
         # totals): the last few font files are kept, and `_SubsetFlate` keeps their deflated form.
@@ -159,65 +158,25 @@ class _EmbeddedFont(TTFont):
 
 
 class _SubsetFlate:
-    """FlateDecode for the font file of a subset (ISO 32000-1, 7.4.4; the bytes decode to the
-    same font file as ReportLab's own filter gives).
-
-    ReportLab's subsets end with tables copied from the font as they are ('name', the copyright
-    and licence texts, ~16 KB of DejaVu's ~36 KB subsets; 'post'; 'prep', the hinting program):
-    that tail is deflated once per process and each subset deflates only what comes before it.
-    A zlib stream (RFC 1950) may be put together so: the head's deflate blocks end with a full
-    flush (byte-aligned, no reference past it, RFC 1951 3.2.3), the tail's start afresh and carry
-    the final block, and the Adler-32 checksum is the whole file's."""
+    """FlateDecode for the font file of a subset (ISO 32000-1, 7.4.4), keeping the deflated
+    form of the last `_SUBSETS_KEPT` font files: the bold face's subset is mostly the same from
+    one invoice to the next, and deflating ~36 KB is most of what embedding a subset costs."""
 
     pdfname = "FlateDecode"
-    _HEADER = b"\x78\x9c"  # deflate, 32 KB window, default compression (RFC 1950, 2.2)
 
-    def __init__(self, face: Any) -> None:
-        self._face = face
-        self._tail: bytes | None = None
-        self._tail_deflated = b""
+    def __init__(self) -> None:
         self._kept: dict[bytes, bytes] = {}  # font file -> deflated, the last `_SUBSETS_KEPT`
         self._lock = threading.Lock()
 
     def encode(self, data: bytes) -> bytes:
         deflated = self._kept.get(data)
         if deflated is None:
-            deflated = self._deflate(data)
+            deflated = zlib.compress(data)
             with self._lock:
                 while len(self._kept) >= _SUBSETS_KEPT:
                     del self._kept[next(iter(self._kept))]  # the oldest
                 self._kept[data] = deflated
         return deflated
-
-    def _deflate(self, data: bytes) -> bytes:
-        tail = self._constant_tail()
-        if not tail or not data.endswith(tail) or len(data) == len(tail):
-            return zlib.compress(data)
-        head = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
-        deflated = head.compress(memoryview(data)[: len(data) - len(tail)]) + head.flush(zlib.Z_FULL_FLUSH)
-        return b"".join([self._HEADER, deflated, self._tail_deflated, struct.pack(">L", zlib.adler32(data))])
-
-    def _constant_tail(self) -> bytes:
-        """The font file's bytes from its 'name' table on, as every subset ends (the tables are
-        written in tag order: 'name', 'post', 'prep'), deflated once."""
-        if self._tail is None:
-            with self._lock:
-                if self._tail is None:
-                    sample = self._face.makeSubset([0, 32])
-                    count = struct.unpack_from(">H", sample, 4)[0]
-                    directory = {
-                        sample[12 + 16 * i : 16 + 16 * i]: struct.unpack_from(">L", sample, 20 + 16 * i)[0]
-                        for i in range(count)
-                    }
-                    start = directory.get(b"name")
-                    after = {tag for tag, offset in directory.items() if start is not None and offset > start}
-                    # Only tables copied as they are (or, 'post', made the same for every
-                    # subset) may follow; otherwise every subset is deflated whole.
-                    tail = sample[start:] if start is not None and after <= {b"post", b"prep"} else b""
-                    tail_deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
-                    self._tail_deflated = tail_deflater.compress(tail) + tail_deflater.flush()
-                    self._tail = tail
-        return self._tail
 
 
 _faces: dict[tuple[str, bool], Face | None] = {}
