@@ -82,9 +82,7 @@ def _validate(job_order: JobOrder) -> str:
 
 def _finish(job_order: JobOrder) -> str:
     invoice = invoice_of(job_order)
-    write_back.invoice_write_back(
-        job_order=job_order, document_url=invoice_document_url(invoice), invoice=invoice
-    )
+    write_back.invoice_write_back(job_order=job_order, document_url=invoice_document_url(invoice))
     return invoice_summary(invoice)
 
 

@@ -363,26 +363,28 @@ def job_order_messages_refresh(*, invoice: Invoice) -> int:
 
 
 # --- completion ----------------------------------------------------------------------------------
-def job_done_if_complete(*, job_pk: Any) -> None:
-    """DONE when every order is terminal, and (AUTOMATIC) no more orders are being looked for."""
-    InvoiceJob.objects.filter(
-        pk=job_pk,
+def _every_order_counted(*, counting_now: int = 0) -> Q:
+    """The job is in progress, looks for no more orders (AUTOMATIC), and its counters reach its
+    total with `counting_now` more: SQL evaluates an UPDATE's conditions on the row as it was."""
+    return Q(
         status=InvoiceJob.Status.IN_PROGRESS,
         resolving=False,
-        total_count=F("success_count") + F("failure_count"),
-    ).update(status=InvoiceJob.Status.DONE, finished_at=timezone.now())
+        total_count=F("success_count") + F("failure_count") + counting_now,
+    )
+
+
+def job_done_if_complete(*, job_pk: Any) -> None:
+    """DONE when every order is terminal, and (AUTOMATIC) no more orders are being looked for."""
+    InvoiceJob.objects.filter(_every_order_counted(), pk=job_pk).update(
+        status=InvoiceJob.Status.DONE, finished_at=timezone.now()
+    )
 
 
 def job_order_count(*, job_pk: Any, success: bool) -> None:
-    """Count a finished order on its job and, when it was the last one, mark the job DONE: one
-    UPDATE. Its conditions see the row as it was before (SQL evaluates every SET expression on
-    the old row), hence the + 1; they are job_done_if_complete's."""
-    counter, other = ("success_count", "failure_count") if success else ("failure_count", "success_count")
-    last = Q(
-        status=InvoiceJob.Status.IN_PROGRESS,
-        resolving=False,
-        total_count=F(counter) + F(other) + 1,
-    )
+    """Count a finished order on its job and, when it was the last one, mark the job DONE (as
+    job_done_if_complete does): one UPDATE."""
+    counter = "success_count" if success else "failure_count"
+    last = _every_order_counted(counting_now=1)
     InvoiceJob.objects.filter(pk=job_pk).update(
         **{counter: F(counter) + 1},
         status=Case(When(last, then=Value(InvoiceJob.Status.DONE)), default=F("status")),
@@ -415,9 +417,8 @@ def job_order_finish(*, job_order_id: int, status: str, message: str) -> bool:
             order_attention_record(job_order=job_order)
         job_order_count(job_pk=job_order.job_id, success=status == JobOrder.Status.SUCCESS)
         if status == JobOrder.Status.FAILURE and job_order.credit_note_id is None:
-            tenant_id = InvoiceJob.objects.values_list("tenant_id", flat=True).get(pk=job_order.job_id)
             events.order_failed(
-                tenant_id=tenant_id,
+                tenant_id=job_order.job.tenant_id,
                 order_id=job_order.order_id,
                 job_order_id=job_order.pk,
                 step=job_order.step,

@@ -40,11 +40,10 @@ def backends_of(job_order: PipelineOrder) -> Backends:
 def invoice_of(job_order: PipelineOrder) -> Invoice:
     if job_order.invoice_id is None:
         raise PermanentError("Internal state error: the order has no invoice draft; validation did not run.")
-    # Read with the order when the step started (jobs.services.step_run joins it), not again:
-    # one statement less per step. A step that changes the invoice locks and reads it anew.
-    invoice = job_order.invoice
-    if invoice is None or invoice.pk != job_order.invoice_id:
-        invoice = Invoice.objects.get(pk=job_order.invoice_id)
+    # Read with the order when the step started (jobs.services.step_run joins it; Django reads
+    # it otherwise), not again: one statement less per step. A step that changes the invoice
+    # locks and reads it anew.
+    invoice = job_order.invoice or Invoice.objects.get(pk=job_order.invoice_id)
     tenant = job_order.tenant
     if invoice.tenant_id == tenant.pk:
         invoice.tenant = tenant  # read with the order when the step started: not fetched again

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from invoicing.models import Invoice
 from invoicing.steps.base import PipelineOrder, backends_of, invoice_of
 
 
-def invoice_write_back(*, job_order: PipelineOrder, document_url: str, invoice: Invoice | None = None) -> str:
-    """`invoice`: the order's invoice when the caller has read it already."""
-    invoice = invoice or invoice_of(job_order)
+def invoice_write_back(*, job_order: PipelineOrder, document_url: str) -> str:
+    invoice = invoice_of(job_order)
     backends_of(job_order).orders.mark_invoiced(
         invoice.order_id, invoice_number=invoice.number or "", document_url=document_url
     )
