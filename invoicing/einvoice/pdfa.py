@@ -251,14 +251,16 @@ def _xmp(metadata: dict[str, str], language: str, stamp: dt.datetime) -> bytes:
         "language": language,
         "timestamp": stamp.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
     }
-    packet = _xmp_template()
-    for field in _XMP_FIELDS:
-        packet = packet.replace(_marker(field), _xml_text(values[field]))
+    # One pass: a value that happens to contain a marker's text stays as it is.
+    packet = _MARKERS.sub(lambda found: _xml_text(values[found.group(1)]), _xmp_template())
     return packet.encode("utf-8")
 
 
 def _marker(field: str) -> str:
     return f"@@xmp-{field}@@"
+
+
+_MARKERS = re.compile("@@xmp-({})@@".format("|".join(_XMP_FIELDS)))
 
 
 _XML_ESCAPES = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord("\r"): "&#13;"}

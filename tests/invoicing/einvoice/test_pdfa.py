@@ -314,6 +314,16 @@ def test_names_with_markup_brackets_and_other_scripts_reach_info_and_xmp_alike()
     assert str(pdf.docinfo.Title) == xmp_text(root, "//dc:title/rdf:Alt/rdf:li") == "Rechnung RE-2024-000123"
 
 
+def test_a_name_that_reads_like_a_template_marker_reaches_the_xmp_as_it_is() -> None:
+    # the XMP is filled in from a template with markers (invoicing.einvoice.pdfa._xmp)
+    name = "Shop @@xmp-timestamp@@ @@xmp-language@@ GmbH"
+    made = make(dataclasses.replace(unpaid_german(), seller=make_seller(legal_name=name)))
+    pdf = made.open()
+    root = xmp_root(pdf)
+
+    assert str(pdf.docinfo.Author) == xmp_text(root, "//dc:creator/rdf:Seq/rdf:li") == name
+
+
 @pytest.mark.parametrize("change", ["not a pdf", "truncated", "damaged cross-reference", "empty"])
 def test_refuses_a_file_that_is_not_a_pdf_or_needs_repair(change: str) -> None:
     # qpdf would rebuild a damaged table and carry on; a damaged file is refused, not repaired.
