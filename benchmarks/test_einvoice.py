@@ -11,19 +11,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import statistics
 import time
-from collections.abc import Callable
-from typing import Any
 
-from benchmarks.timing import bench_seller, samples_ms
-from integrations.mapper import sales_order_to_order
+from benchmarks.timing import cpu_ms_per_call, demo_drafts, demo_invoices, samples_ms
 from invoicing.einvoice import FORMATS, einvoice_xml, validation
-from invoicing.recalculation import recalculate
 from invoicing.steps.einvoice import einvoice_formats, einvoice_validate
-from tests import factories
 from tests.invoicing.einvoice.cases import CASES
 from tests.invoicing.test_pdf import make_document
 
@@ -53,33 +47,16 @@ def test_bench_einvoice_validation():
             )
 
 
-def _cpu_ms(fn: Callable[..., Any], calls: list[tuple[Any, ...]], passes: int = 10) -> float:
-    """Median over `passes` of the mean CPU ms per call (after one pass of warm-up)."""
-    for args in calls:
-        fn(*args)
-    samples = []
-    for _ in range(passes):
-        start = time.process_time()
-        for args in calls:
-            fn(*args)
-        samples.append((time.process_time() - start) * 1000 / len(calls))
-    return statistics.median(samples)
-
-
 def test_bench_einvoice_demo_orders_cpu():
     validation.warm_up()
-    seller = bench_seller(vat_id="DE999999999")
-    drafts = [
-        recalculate(sales_order_to_order(factories.demo_order(oid)), seller) for oid in factories.DEMO_ORDERS
-    ]
-    issued = [draft.with_number(f"INV{n}", dt.date(2026, 1, 1)) for n, draft in enumerate(drafts)]
-    documents = drafts + issued  # checked before capture and again at issue
+    drafts = demo_drafts()
+    documents = drafts + demo_invoices()  # checked before capture and again at issue
     builds = [(document, fmt) for document in documents for fmt in einvoice_formats(document)]
     checks = [(einvoice_xml(document, fmt), fmt) for document, fmt in builds]
 
-    validate_ms = _cpu_ms(validation.validate, checks)
-    build_ms = _cpu_ms(einvoice_xml, builds)
-    step_ms = _cpu_ms(einvoice_validate, [(document,) for document in documents])
+    validate_ms = cpu_ms_per_call(validation.validate, checks, passes=10)
+    build_ms = cpu_ms_per_call(einvoice_xml, builds, passes=10)
+    step_ms = cpu_ms_per_call(einvoice_validate, [(document,) for document in documents], passes=10)
     print(
         f"\ne-invoice of the {len(drafts)} demo orders, CPU per call (before capture and at issue, "
         f"{len(checks)} documents): validate {validate_ms:.2f} ms, build {build_ms:.2f} ms; "

@@ -35,9 +35,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.timing import bench_seller
-from integrations.mapper import sales_order_to_order
-from invoicing.recalculation import recalculate
+from benchmarks.timing import cpu_ms_per_call, demo_invoices
 from jobs.models import InvoiceJob
 from jobs.pipeline import STEP_NAMES
 from jobs.services import job_create_manual
@@ -255,31 +253,10 @@ def bare_reportlab(document: Any) -> bytes:
 
 def _render_floor() -> tuple[float, float]:
     """Mean CPU ms per invoice over the demo orders (the job's mix): render_invoice_pdf, bare."""
-    import datetime as dt
-
     from invoicing.pdf import render_invoice_pdf
 
-    seller = bench_seller(vat_id="DE999999999")
-    documents = [
-        recalculate(sales_order_to_order(factories.demo_order(oid)), seller).with_number(
-            f"INV{n}", dt.date(2026, 1, 1)
-        )
-        for n, oid in enumerate(factories.DEMO_ORDERS)
-    ]
-    for document in documents:  # fonts, logo, catalogues: once per process
-        render_invoice_pdf(document)
-        bare_reportlab(document)
-
-    def mean_cpu_ms(fn: Any) -> float:
-        samples = []
-        for _ in range(5):
-            start = time.process_time()
-            for document in documents:
-                fn(document)
-            samples.append((time.process_time() - start) * 1000 / len(documents))
-        return statistics.median(samples)
-
-    return mean_cpu_ms(render_invoice_pdf), mean_cpu_ms(bare_reportlab)
+    calls = [(document,) for document in demo_invoices()]
+    return cpu_ms_per_call(render_invoice_pdf, calls), cpu_ms_per_call(bare_reportlab, calls)
 
 
 # --- the report --------------------------------------------------------------------------------------

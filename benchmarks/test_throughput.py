@@ -1,6 +1,6 @@
 """Figures, not pass/fail thresholds: `make bench` prints them.
 
-- PDF rendering per invoice (1 page, 80 rows), and against bare ReportLab drawing the same text
+- PDF rendering per invoice (1 page, 80 rows)
 - invoice number allocations per second under contention on PostgreSQL
 - the throughput of real workers: benchmarks/test_pipeline_throughput.py: a 200-order MANUAL job, invoices per
   second, worker CPU and SQL statements per invoice, a breakdown per step, and the floors
